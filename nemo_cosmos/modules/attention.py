@@ -1,0 +1,77 @@
+"""Single-head self-attention blocks: spatial (images, video frames) and causal temporal.
+
+All use ``scaled_dot_product_attention`` on 4-D ``[batch, 1, length, C]`` inputs, which
+is what lets PyTorch take its fused, memory-efficient path (3-D inputs fall back to a
+full score matrix). The scale is ``C ** -0.5``, the default.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nemo_cosmos.modules.conv import CausalConv3d
+from nemo_cosmos.modules.norms import FrameNorm, image_norm
+from nemo_cosmos.modules.streaming import StreamingModule
+
+
+class _AttentionBlock(nn.Module):
+    """``x + proj_out(attention(q(h), k(h), v(h)))`` with ``h = norm(x)``; pointwise projections."""
+
+    def __init__(self, channels: int, video: bool):
+        super().__init__()
+        norm, pointwise = (FrameNorm, CausalConv3d) if video else (image_norm, nn.Conv2d)
+        self.norm = norm(channels)
+        self.q = pointwise(channels, channels, 1)
+        self.k = pointwise(channels, channels, 1)
+        self.v = pointwise(channels, channels, 1)
+        self.proj_out = pointwise(channels, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.norm(x)
+        return x + self.proj_out(self.attend(self.q(h), self.k(h), self.v(h)))
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class SpatialAttention(_AttentionBlock):
+    """Attention over the positions of each image ``[B,C,H,W]`` or each frame ``[B,C,T,H,W]``."""
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        if q.dim() == 4:
+            b, c, h, w = q.shape
+            q, k, v = (x.flatten(2).transpose(1, 2).unsqueeze(1) for x in (q, k, v))
+            out = F.scaled_dot_product_attention(q, k, v)
+            return out.squeeze(1).transpose(1, 2).reshape(b, c, h, w)
+        b, c, t, h, w = q.shape
+        q, k, v = (x.permute(0, 2, 3, 4, 1).reshape(b * t, 1, h * w, c) for x in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v)
+        return out.reshape(b, t, h, w, c).permute(0, 4, 1, 2, 3)
+
+
+class TemporalAttention(_AttentionBlock, StreamingModule):
+    """Causal attention along time, independently at every spatial position of ``[B,C,T,H,W]``.
+
+    When streaming, the keys and values of earlier chunks are kept and grown, so each
+    new frame attends to every earlier frame of the clip, as in one pass.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__(channels, video=True)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        b, c, t, h, w = q.shape
+        q, k, v = (x.permute(0, 3, 4, 2, 1).reshape(b * h * w, 1, -1, c) for x in (q, k, v))
+        if self.at_clip_start:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            k = torch.cat([self.state["k"], k], dim=2)
+            v = torch.cat([self.state["v"], v], dim=2)
+            past = k.shape[2] - t
+            keys = torch.arange(k.shape[2], device=q.device)
+            queries = torch.arange(t, device=q.device) + past
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[None, :] <= queries[:, None])
+        if self.state is not None:
+            self.state["k"], self.state["v"] = k, v
+            self.mark_started()
+        return out.reshape(b, h, w, t, c).permute(0, 4, 3, 1, 2)

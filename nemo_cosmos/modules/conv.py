@@ -1,0 +1,51 @@
+"""Causal 3D convolution: no output frame sees a later input frame."""
+
+import torch
+from torch import Tensor, nn
+
+from nemo_cosmos.modules.streaming import StreamingModule
+
+
+def _triple(value: int | tuple[int, int, int]) -> tuple[int, int, int]:
+    return (value, value, value) if isinstance(value, int) else tuple(value)
+
+
+class CausalConv3d(StreamingModule):
+    """``Conv3d`` with causal temporal padding and symmetric zero padding in space.
+
+    In time, ``kt - st`` frames are put in front of the input (the reference's
+    ``kt - 1 + (1 - st)``): copies of the first frame at the start of a clip, the
+    previous chunk's trailing frames when streaming. Parameters live under
+    ``conv3d.weight`` / ``conv3d.bias`` as in the official checkpoints.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int, int] = 1,
+        stride: int | tuple[int, int, int] = 1,
+        padding: int = 0,
+    ):
+        super().__init__()
+        kernel_size, stride = _triple(kernel_size), _triple(stride)
+        self.time_pad = kernel_size[0] - stride[0]
+        self.conv3d = nn.Conv3d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=(0, padding, padding)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.time_pad > 0:
+            x = self._with_past_frames(x)
+        return self.conv3d(x)
+
+    def _with_past_frames(self, x: Tensor) -> Tensor:
+        if self.at_clip_start:
+            past = x[:, :, :1].expand(-1, -1, self.time_pad, -1, -1)
+        else:
+            past = self.state["past"]
+        x = torch.cat([past, x], dim=2)
+        if self.state is not None:
+            self.state["past"] = x[:, :, -self.time_pad :].clone()  # not a view: frees the chunk
+            self.mark_started()
+        return x
