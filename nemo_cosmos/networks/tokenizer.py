@@ -6,7 +6,10 @@ from torch import Tensor, nn
 from nemo_cosmos.modules import FSQ, CausalConv3d
 from nemo_cosmos.networks.config import TokenizerConfig
 from nemo_cosmos.networks.image import ImageDecoder, ImageEncoder
+from nemo_cosmos.networks.streaming import DecoderStream, EncoderStream, frame_chunks, latent_chunks
 from nemo_cosmos.networks.video import VideoDecoder, VideoEncoder
+
+Encoded = Tensor | tuple[Tensor, Tensor]
 
 
 class CosmosTokenizer(nn.Module):
@@ -43,16 +46,39 @@ class CosmosTokenizer(nn.Module):
     def has_decoder(self) -> bool:
         return hasattr(self, "decoder")
 
-    def encode(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        """Pixels in [-1, 1] -> latent (continuous) or ``(indices, codes)`` (discrete)."""
+    def encode(self, x: Tensor, chunk_frames: int | None = None) -> Encoded:
+        """Pixels in [-1, 1] -> latent (continuous) or ``(indices, codes)`` (discrete).
+
+        With ``chunk_frames`` (video only) the clip is encoded exactly, chunk by chunk:
+        ``1 + chunk_frames`` frames first, then ``chunk_frames`` (a multiple of the
+        temporal compression) at a time, with the causal state carried over.
+        """
+        self.check_pixels(x)
+        if chunk_frames is None or not self.config.is_video:
+            return self.encode_frames(x)
+        stream = self.encoder_stream()
+        parts = [stream.push(chunk) for chunk in frame_chunks(x, chunk_frames, self.config.temporal_compression)]
+        stream.close()
+        return self._concat_time(parts)
+
+    def encode_frames(self, x: Tensor) -> Encoded:
+        """The encoder itself, without input checks (streams feed it partial clips)."""
         if not self.has_encoder:
             raise RuntimeError("this network was built without its encoder (encoder=False)")
-        self.check_pixels(x)
         z = self.quant_conv(self.encoder(x))
         return self.quantizer(z) if self.quantizer is not None else z
 
-    def decode(self, z: Tensor) -> Tensor:
-        """Latent (continuous) or integer indices (discrete) -> pixels in about [-1, 1]."""
+    def decode(self, z: Tensor, chunk_latents: int | None = None) -> Tensor:
+        """Latent (continuous) or integer indices (discrete) -> pixels in about [-1, 1].
+
+        With ``chunk_latents`` (video only) decoding runs chunk by chunk, exactly.
+        """
+        if chunk_latents is not None and self.config.is_video:
+            stream = self.decoder_stream()
+            time_axis = 1 if self.quantizer is not None else 2
+            frames = [stream.push(chunk) for chunk in latent_chunks(z, chunk_latents, time_axis)]
+            stream.close()
+            return torch.cat(frames, dim=2)
         if self.quantizer is None:
             return self.decode_codes(z)
         if z.is_floating_point():
@@ -74,6 +100,20 @@ class CosmosTokenizer(nn.Module):
             )
         return self.decoder(self.post_quant_conv(codes))
 
+    def encoder_stream(self) -> EncoderStream:
+        """Incremental encoding for callers that never hold the whole clip."""
+        self._require_video("encoder_stream")
+        if not self.has_encoder:
+            raise RuntimeError("this network was built without its encoder (encoder=False)")
+        return EncoderStream(self)
+
+    def decoder_stream(self) -> DecoderStream:
+        """Incremental decoding for callers that produce latents a few at a time."""
+        self._require_video("decoder_stream")
+        if not self.has_decoder:
+            raise RuntimeError("this network was built without its decoder (decoder=False)")
+        return DecoderStream(self)
+
     def forward(self, x: Tensor) -> Tensor:
         """Reconstruction: encode then decode."""
         encoded = self.encode(x)
@@ -81,7 +121,7 @@ class CosmosTokenizer(nn.Module):
             return self.decode_codes(encoded[1])
         return self.decode(encoded)
 
-    def check_pixels(self, x: Tensor) -> None:
+    def check_pixels(self, x: Tensor, whole_clip: bool = True) -> None:
         """Raise ``ValueError`` unless ``x`` has a shape this network can encode as it is."""
         cfg = self.config
         kind = "video [B, C, T, H, W]" if cfg.is_video else "images [B, C, H, W]"
@@ -95,11 +135,20 @@ class CosmosTokenizer(nn.Module):
                 f"height and width must be multiples of the spatial compression {cfg.spatial_compression}, "
                 f"got {height}x{width}"
             )
-        if cfg.is_video and (x.shape[2] - 1) % cfg.temporal_compression:
+        if whole_clip and cfg.is_video and (x.shape[2] - 1) % cfg.temporal_compression:
             ct = cfg.temporal_compression
             raise ValueError(
                 f"a clip needs 1 + k*{ct} frames (e.g. {1 + ct}, {1 + 2 * ct}, {1 + 4 * ct}), got {x.shape[2]}"
             )
+
+    def _concat_time(self, parts: list[Encoded]) -> Encoded:
+        if self.quantizer is None:
+            return torch.cat(parts, dim=2)
+        return torch.cat([p[0] for p in parts], dim=1), torch.cat([p[1] for p in parts], dim=2)
+
+    def _require_video(self, what: str) -> None:
+        if not self.config.is_video:
+            raise ValueError(f"{what} is for video tokenizers; {self.config.short_name} is an image model")
 
     def unused_reference_weights(self) -> dict[str, torch.Size]:
         """Official-checkpoint keys of resampling convs the reference builds but never calls."""

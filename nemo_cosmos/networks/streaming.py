@@ -1,0 +1,131 @@
+"""Exact chunk-by-chunk evaluation of the causal video encoder and decoder.
+
+The video networks are causal in time, so a clip can be fed in chunks with each
+layer's state carried over (see ``nemo_cosmos.modules.streaming``) and the result equals
+one pass over the whole clip, while memory holds one chunk plus the attention cache.
+
+Chunk rule (``ct`` = temporal compression): the encoder's first chunk holds ``1 + k*ct``
+frames and every later one ``k*ct`` frames; the decoder takes any number of latent
+frames per chunk (the first latent gives 1 frame, each later one ``ct`` frames).
+"""
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from nemo_cosmos.modules import StreamingModule, start_streaming, stop_streaming
+
+Encoded = Tensor | tuple[Tensor, Tensor]
+
+
+class _Stream:
+    """Holds a network half in streaming mode until :meth:`close`."""
+
+    def __init__(self, half: nn.Module):
+        if any(isinstance(m, StreamingModule) and m.state is not None for m in half.modules()):
+            raise RuntimeError("this network already has an open stream; close it first")
+        self._half = half
+        self.closed = False
+        start_streaming(half)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("this stream is closed")
+
+    def _release(self) -> None:
+        self.closed = True
+        stop_streaming(self._half)
+
+
+class EncoderStream(_Stream):
+    """Push frames ``[B, C, n, H, W]`` as they arrive; get back the latents they complete.
+
+    Frames are buffered until they form a whole group (the first frame alone, then
+    ``ct`` frames), so any ``n`` per push works. :meth:`close` checks that the clip had
+    ``1 + k*ct`` frames.
+    """
+
+    def __init__(self, network: nn.Module):
+        super().__init__(network.encoder)
+        self._network = network
+        self._ct = network.config.temporal_compression
+        self._pending: list[Tensor] = []
+        self._started = False
+        self.frames_seen = 0
+
+    def push(self, frames: Tensor) -> Encoded | None:
+        """Encode every complete frame group; ``None`` when no new latent frame is complete yet."""
+        self._check_open()
+        if frames.dim() != 5:
+            raise ValueError(f"push video frames [B, C, n, H, W], got shape {tuple(frames.shape)}")
+        self.frames_seen += frames.shape[2]
+        self._pending.append(frames)
+        buffered = torch.cat(self._pending, dim=2) if len(self._pending) > 1 else frames
+        ready = buffered.shape[2] - (0 if self._started else 1)
+        ready = ready - ready % self._ct + (0 if self._started else 1)
+        if ready <= 0:
+            self._pending = [buffered]
+            return None
+        self._pending = [buffered[:, :, ready:]] if ready < buffered.shape[2] else []
+        self._started = True
+        chunk = buffered[:, :, :ready]
+        self._network.check_pixels(chunk, whole_clip=False)
+        with torch.no_grad():
+            return self._network.encode_frames(chunk)
+
+    def close(self) -> None:
+        """End the clip; raises ``ValueError`` if frames were left over (not ``1 + k*ct`` in all)."""
+        self._check_open()
+        left = sum(chunk.shape[2] for chunk in self._pending)
+        self._release()
+        if left or not self._started:
+            raise ValueError(
+                f"a clip needs 1 + k*{self._ct} frames; this stream got {self.frames_seen} "
+                f"({left} frames left over that do not complete a latent frame)"
+            )
+
+
+class DecoderStream(_Stream):
+    """Push latents (or indices, or codes with ``codes=True``) chunk by chunk; get frames back."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__(network.decoder)
+        self._network = network
+        self.latents_seen = 0
+
+    def push(self, z: Tensor, codes: bool = False) -> Tensor:
+        """Decode these latent frames; the first call's first latent yields 1 frame, every other ``ct``."""
+        self._check_open()
+        time_axis = 1 if (self._network.quantizer is not None and not codes) else 2
+        if z.dim() <= time_axis or z.shape[time_axis] == 0:
+            raise ValueError(f"push at least one latent frame, got shape {tuple(z.shape)}")
+        self.latents_seen += z.shape[time_axis]
+        with torch.no_grad():
+            return self._network.decode_codes(z) if codes else self._network.decode(z)
+
+    def close(self) -> None:
+        self._check_open()
+        self._release()
+
+
+def frame_chunks(x: Tensor, chunk_frames: int, temporal_compression: int) -> Iterator[Tensor]:
+    """Split ``[B, C, T, H, W]`` into ``1 + chunk_frames`` frames, then ``chunk_frames`` each."""
+    if chunk_frames <= 0 or chunk_frames % temporal_compression:
+        raise ValueError(
+            f"chunk_frames must be a positive multiple of the temporal compression {temporal_compression} "
+            f"(the first chunk holds 1 + chunk_frames frames, every later one chunk_frames), got {chunk_frames}"
+        )
+    yield x[:, :, : 1 + chunk_frames]
+    for start in range(1 + chunk_frames, x.shape[2], chunk_frames):
+        yield x[:, :, start : start + chunk_frames]
+
+
+def latent_chunks(z: Tensor, chunk_latents: int, time_axis: int) -> Iterator[Tensor]:
+    """Split latents along time into ``1 + chunk_latents``, then ``chunk_latents`` each."""
+    if chunk_latents <= 0:
+        raise ValueError(f"chunk_latents must be positive, got {chunk_latents}")
+    first = 1 + chunk_latents
+    yield z.narrow(time_axis, 0, min(first, z.shape[time_axis]))
+    for start in range(first, z.shape[time_axis], chunk_latents):
+        yield z.narrow(time_axis, start, min(chunk_latents, z.shape[time_axis] - start))
