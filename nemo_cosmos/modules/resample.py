@@ -8,6 +8,13 @@ from nemo_cosmos.modules.conv import CausalConv3d
 from nemo_cosmos.modules.streaming import StreamingModule
 
 
+def pool_pairs(x: Tensor, dim: int) -> Tensor:
+    """Average neighbouring pairs along ``dim`` (a trailing odd element is dropped), like a
+    stride-2 average pool; written out because CPU ``avg_pool3d`` lacks bfloat16."""
+    pairs = x.shape[dim] // 2
+    return x.narrow(dim, 0, 2 * pairs).unflatten(dim, (pairs, 2)).mean(dim + 1)
+
+
 class Downsample2d(nn.Module):
     """Zero-pad one column right and one row below, then a 3x3 conv of stride 2."""
 
@@ -51,12 +58,12 @@ class HybridDownsample3d(StreamingModule):
     def forward(self, x: Tensor) -> Tensor:
         if self.spatial:
             x = F.pad(x, (0, 1, 0, 1))
-            x = self.conv1(x) + F.avg_pool3d(x, (1, 2, 2), stride=(1, 2, 2))
+            x = self.conv1(x) + pool_pairs(pool_pairs(x, dim=3), dim=4)
         if self.temporal:
             if self.at_clip_start:  # 1 + 2m frames -> 2 + 2m, so pairs line up
                 x = torch.cat([x[:, :, :1], x], dim=2)
                 self.mark_started()
-            x = self.conv2(x) + F.avg_pool3d(x, (2, 1, 1), stride=(2, 1, 1))
+            x = self.conv2(x) + pool_pairs(x, dim=2)
         return self.conv3(x)
 
 

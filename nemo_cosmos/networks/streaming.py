@@ -37,6 +37,20 @@ class _Stream:
         self.closed = True
         stop_streaming(self._half)
 
+    def close(self) -> None:
+        self._check_open()
+        self._release()
+
+    def __enter__(self) -> "_Stream":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        """Close normally (with its checks); after an error just drop the state."""
+        if error_type is None:
+            self.close()
+        elif not self.closed:
+            self._release()
+
 
 class EncoderStream(_Stream):
     """Push frames ``[B, C, n, H, W]`` as they arrive; get back the latents they complete.
@@ -103,10 +117,6 @@ class DecoderStream(_Stream):
         self.latents_seen += z.shape[time_axis]
         with torch.no_grad():
             return self._network.decode_codes(z) if codes else self._network.decode(z)
-
-    def close(self) -> None:
-        self._check_open()
-        self._release()
 
 
 def frame_chunks(x: Tensor, chunk_frames: int, temporal_compression: int) -> Iterator[Tensor]:

@@ -56,9 +56,9 @@ class CosmosTokenizer(nn.Module):
         self.check_pixels(x)
         if chunk_frames is None or not self.config.is_video:
             return self.encode_frames(x)
-        stream = self.encoder_stream()
-        parts = [stream.push(chunk) for chunk in frame_chunks(x, chunk_frames, self.config.temporal_compression)]
-        stream.close()
+        chunks = list(frame_chunks(x, chunk_frames, self.config.temporal_compression))
+        with self.encoder_stream() as stream:
+            parts = [stream.push(chunk) for chunk in chunks]
         return self._concat_time(parts)
 
     def encode_frames(self, x: Tensor) -> Encoded:
@@ -74,10 +74,10 @@ class CosmosTokenizer(nn.Module):
         With ``chunk_latents`` (video only) decoding runs chunk by chunk, exactly.
         """
         if chunk_latents is not None and self.config.is_video:
-            stream = self.decoder_stream()
             time_axis = 1 if self.quantizer is not None else 2
-            frames = [stream.push(chunk) for chunk in latent_chunks(z, chunk_latents, time_axis)]
-            stream.close()
+            chunks = list(latent_chunks(z, chunk_latents, time_axis))
+            with self.decoder_stream() as stream:
+                frames = [stream.push(chunk) for chunk in chunks]
             return torch.cat(frames, dim=2)
         if self.quantizer is None:
             return self.decode_codes(z)

@@ -1,0 +1,190 @@
+"""Properties of the networks that hold for any weights: shapes, causality, FSQ, wavelets, dtypes."""
+
+import pytest
+import torch
+
+from conftest import small_config
+from nemo_cosmos import PRESETS, build_network, preset_config
+from nemo_cosmos.modules import FSQ
+from nemo_cosmos.modules.wavelets import haar_patch_2d, haar_patch_3d, haar_unpatch_2d, haar_unpatch_3d
+from nemo_cosmos.testing import fill_with_formula
+
+VIDEO_COMPRESSIONS = [("CV", 4, 8), ("CV", 8, 8), ("CV", 8, 16), ("DV", 4, 8), ("DV", 8, 8), ("DV", 8, 16)]
+
+
+def small_network(family: str, temporal: int = 4, spatial: int = 8) -> torch.nn.Module:
+    return fill_with_formula(build_network(small_config(family, spatial, temporal))).eval()
+
+
+def test_every_published_name_and_alias_resolves():
+    assert len(PRESETS) == 22
+    for name in PRESETS:
+        assert preset_config(f"nvidia/{name}") == preset_config(name)
+    assert preset_config("Cosmos-1.0-Tokenizer-CV8x8x8") == preset_config("Cosmos-Tokenizer-CV8x8x8")
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(ValueError, match="unknown tokenizer 'Cosmos-Tokenizer-DV2x2x2'.*Cosmos-Tokenizer-DV8x8x8"):
+        build_network("Cosmos-Tokenizer-DV2x2x2")
+
+
+@pytest.mark.parametrize("family,temporal,spatial", VIDEO_COMPRESSIONS)
+@pytest.mark.parametrize("frames,height,width", [(1, 16, 16), (17, 32, 48), (33, 16, 32)])
+def test_video_shapes(family, temporal, spatial, frames, height, width):
+    if height % spatial or width % spatial or (frames - 1) % temporal:
+        pytest.skip("not aligned to this compression")
+    network = build_network(small_config(family, spatial, temporal)).eval()
+    x = torch.zeros(2, 3, frames, height, width)
+    latent_shape = (2, 1 + (frames - 1) // temporal, height // spatial, width // spatial)
+    with torch.inference_mode():
+        encoded = network.encode(x)
+        if family == "DV":
+            indices, codes = encoded
+            assert indices.shape == latent_shape and indices.dtype == torch.int32
+            assert codes.shape == (2, 6, *latent_shape[1:])
+            assert network.decode(indices).shape == x.shape
+        else:
+            assert encoded.shape == (2, 16, *latent_shape[1:])
+            assert network.decode(encoded).shape == x.shape
+
+
+@pytest.mark.parametrize("family", ["CI", "DI"])
+@pytest.mark.parametrize("spatial", [8, 16])
+@pytest.mark.parametrize("height,width", [(16, 16), (48, 80), (64, 32)])
+def test_image_shapes(family, spatial, height, width):
+    if height % spatial or width % spatial:
+        pytest.skip("not aligned to this compression")
+    network = build_network(small_config(family, spatial, z_channels=64)).eval()
+    x = torch.zeros(3, 3, height, width)
+    with torch.inference_mode():
+        encoded = network.encode(x)
+        latent = encoded[1] if family == "DI" else encoded
+        assert latent.shape == (3, 6 if family == "DI" else 16, height // spatial, width // spatial)
+        assert network(x).shape == x.shape
+
+
+@pytest.mark.parametrize("family,temporal", [("CV", 4), ("CV", 8), ("DV", 4), ("DV", 8)])
+def test_encoder_is_causal_in_time(family, temporal):
+    network = small_network(family, temporal)
+    x = torch.empty(1, 3, 1 + 3 * temporal, 16, 16).uniform_(-1, 1)
+    k = 1 + temporal  # frames 0..temporal determine latent frames 0 and 1 only
+    changed = x.clone()
+    changed[:, :, k:] = torch.empty_like(changed[:, :, k:]).uniform_(-1, 1)
+    with torch.inference_mode():
+        a, b = network.encode(x), network.encode(changed)
+    if family == "DV":
+        a, b = a[1], b[1]
+    torch.testing.assert_close(a[:, :, :2], b[:, :, :2], atol=0, rtol=0)
+    assert not torch.allclose(a[:, :, 2:], b[:, :, 2:])
+
+
+def test_decoder_is_causal_in_time():
+    network = small_network("CV", 8)
+    z = torch.randn(1, 16, 4, 2, 2)
+    changed = z.clone()
+    changed[:, :, 2:] += 1
+    with torch.inference_mode():
+        a, b = network.decode(z), network.decode(changed)
+    torch.testing.assert_close(a[:, :, : 1 + 8], b[:, :, : 1 + 8], atol=0, rtol=0)
+    assert not torch.allclose(a[:, :, 9:], b[:, :, 9:])
+
+
+def test_fsq_round_trips_all_64000_indices():
+    fsq = FSQ([8, 8, 8, 5, 5, 5])
+    indices = torch.arange(64000, dtype=torch.int32).view(1, 40, 1600)
+    codes = fsq.indices_to_codes(indices)
+    assert codes.shape == (1, 6, 40, 1600)
+    assert codes.min() == -1 and codes.max() == 1
+    assert torch.equal(fsq.codes_to_indices(codes), indices)
+    assert torch.equal(fsq.quantize(codes * 3), fsq.quantize(codes * 3).clamp(-1, 1))
+    assert torch.unique(codes.view(6, -1), dim=1).shape[1] == 64000
+
+
+def test_fsq_quantize_is_idempotent_on_codes_and_passes_gradients():
+    fsq = FSQ([8, 8, 8, 5, 5, 5])
+    z = torch.randn(2, 6, 3, 4, requires_grad=True)
+    indices, codes = fsq(z)
+    assert indices.min() >= 0 and indices.max() < 64000
+    codes.sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+    assert torch.equal(fsq.indices_to_codes(indices), codes.detach())
+
+
+def test_haar_transforms_invert_exactly_enough():
+    video = torch.randn(2, 3, 8, 16, 24, dtype=torch.float64)
+    image = torch.randn(2, 3, 16, 24, dtype=torch.float64)
+    torch.testing.assert_close(haar_unpatch_3d(haar_patch_3d(video, 4), 4), video)
+    torch.testing.assert_close(haar_unpatch_2d(haar_patch_2d(image, 4), 4), image)
+    # Orthogonal up to scale: energy divides by the patch volume.
+    assert torch.allclose(haar_patch_3d(video, 4).pow(2).sum() * 64, video.pow(2).sum())
+
+
+def test_haar_low_band_is_the_patch_mean():
+    video = torch.randn(1, 2, 4, 8, 8)
+    bands = haar_patch_3d(video, 4)
+    means = video.reshape(1, 2, 1, 4, 2, 4, 2, 4).mean(dim=(3, 5, 7))
+    torch.testing.assert_close(bands[:, :2], means)
+
+
+@pytest.mark.parametrize("family", ["CV", "DV", "CI", "DI"])
+def test_bfloat16_forward_stays_close_to_float32(family):
+    """Encoder (before quantisation) and decoder each stay within a few percent of float32;
+    discrete indices mostly agree (bf16 moves values near a rounding boundary across it)."""
+    video = family.endswith("V")
+    network = fill_with_formula(build_network(small_config(family, z_channels=16 if video else 64))).eval()
+    x = torch.linspace(-1, 1, 3 * 9 * 32 * 32).reshape(1, 3, 9, 32, 32).sin()
+    x = x if video else x[:, :, 0]
+
+    def relative_error(half: torch.Tensor, full: torch.Tensor) -> float:
+        assert half.dtype == torch.bfloat16
+        return float((half.float() - full).abs().mean() / full.abs().mean())
+
+    with torch.inference_mode():
+        latent = network.quant_conv(network.encoder(x))
+        codes = network.quantizer.quantize(latent) if network.quantizer else latent
+        pixels = network.decode_codes(codes)
+        network.to(torch.bfloat16)
+        latent_bf16 = network.quant_conv(network.encoder(x.bfloat16()))
+        pixels_bf16 = network.decode_codes(codes.bfloat16())
+        if network.quantizer:
+            agree = (network.quantizer(latent_bf16)[0] == network.quantizer(latent)[0]).float().mean()
+            assert agree > 0.8
+    assert relative_error(latent_bf16, latent) < 0.05
+    assert relative_error(pixels_bf16, pixels) < 0.05
+
+
+def test_encoder_only_and_decoder_only_networks():
+    encoder = build_network(small_config("DV"), decoder=False)
+    decoder = build_network(small_config("DV"), encoder=False)
+    assert not any(k.startswith(("decoder.", "post_quant_conv.")) for k in encoder.state_dict())
+    assert not any(k.startswith(("encoder.", "quant_conv.")) for k in decoder.state_dict())
+    with pytest.raises(RuntimeError, match="without its decoder"):
+        encoder.decode(torch.zeros(1, 1, 2, 2, dtype=torch.int32))
+    with pytest.raises(RuntimeError, match="without its encoder"):
+        decoder.encode(torch.zeros(1, 3, 1, 8, 8))
+
+
+@pytest.mark.parametrize(
+    "shape,message",
+    [
+        ((1, 3, 16, 16), r"expected video \[B, C, T, H, W\] with C=3, got shape \(1, 3, 16, 16\)"),
+        ((1, 4, 5, 16, 16), "with C=3"),
+        ((1, 3, 6, 16, 16), r"a clip needs 1 \+ k\*4 frames \(e.g. 5, 9, 17\), got 6"),
+        ((1, 3, 5, 12, 16), "multiples of the spatial compression 8, got 12x16"),
+        ((0, 3, 5, 16, 16), "empty input"),
+    ],
+)
+def test_bad_pixel_shapes_raise_value_errors(shape, message):
+    network = build_network(small_config("DV"))
+    with pytest.raises(ValueError, match=message):
+        network.encode(torch.zeros(shape))
+
+
+def test_bad_indices_and_codes_raise_value_errors():
+    network = build_network(small_config("DV"))
+    with pytest.raises(ValueError, match=r"indices must lie in 0..63999, got 0..64000"):
+        network.decode(torch.tensor([[[[0, 64000]]]]))
+    with pytest.raises(ValueError, match="decodes integer indices"):
+        network.decode(torch.zeros(1, 6, 1, 1, 1))
+    with pytest.raises(ValueError, match="with 6 channels"):
+        network.decode_codes(torch.zeros(1, 5, 1, 1, 1))
