@@ -188,3 +188,17 @@ def test_bad_indices_and_codes_raise_value_errors():
         network.decode(torch.zeros(1, 6, 1, 1, 1))
     with pytest.raises(ValueError, match="with 6 channels"):
         network.decode_codes(torch.zeros(1, 5, 1, 1, 1))
+
+
+@pytest.mark.parametrize("family", ["CV", "CI"])
+def test_attention_takes_the_fused_path(family):
+    """The math fallback holds an (H*W)^2 score matrix per frame: 4 GB at 1080p."""
+    from torch.profiler import profile
+
+    network = build_network(small_config(family, z_channels=16 if family == "CV" else 64), decoder=False).eval()
+    x = torch.zeros(1, 3, 5, 32, 32) if family == "CV" else torch.zeros(1, 3, 32, 32)
+    with torch.inference_mode(), profile() as trace:
+        network.encode(x)
+    ops = {event.key for event in trace.key_averages()}
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in ops
+    assert "aten::_scaled_dot_product_attention_math" not in ops

@@ -1,8 +1,9 @@
 """Single-head self-attention blocks: spatial (images, video frames) and causal temporal.
 
-All use ``scaled_dot_product_attention`` on 4-D ``[batch, 1, length, C]`` inputs, which
-is what lets PyTorch take its fused, memory-efficient path (3-D inputs fall back to a
-full score matrix). The scale is ``C ** -0.5``, the default.
+All use ``scaled_dot_product_attention`` on contiguous 4-D ``[batch, 1, length, C]``
+inputs: only those take PyTorch's fused, memory-efficient CPU path. 3-D inputs, or a
+channel axis whose stride is not 1 (a permuted view), fall back to the full score
+matrix, ``(H*W)^2`` per frame. The scale is ``C ** -0.5``, the default.
 """
 
 import torch
@@ -40,11 +41,11 @@ class SpatialAttention(_AttentionBlock):
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         if q.dim() == 4:
             b, c, h, w = q.shape
-            q, k, v = (x.flatten(2).transpose(1, 2).unsqueeze(1) for x in (q, k, v))
+            q, k, v = (x.flatten(2).transpose(1, 2).unsqueeze(1).contiguous() for x in (q, k, v))
             out = F.scaled_dot_product_attention(q, k, v)
             return out.squeeze(1).transpose(1, 2).reshape(b, c, h, w)
         b, c, t, h, w = q.shape
-        q, k, v = (x.permute(0, 2, 3, 4, 1).reshape(b * t, 1, h * w, c) for x in (q, k, v))
+        q, k, v = (x.permute(0, 2, 3, 4, 1).reshape(b * t, 1, h * w, c).contiguous() for x in (q, k, v))
         out = F.scaled_dot_product_attention(q, k, v)
         return out.reshape(b, t, h, w, c).permute(0, 4, 1, 2, 3)
 
@@ -61,7 +62,7 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         b, c, t, h, w = q.shape
-        q, k, v = (x.permute(0, 3, 4, 2, 1).reshape(b * h * w, 1, -1, c) for x in (q, k, v))
+        q, k, v = (x.permute(0, 3, 4, 2, 1).reshape(b * h * w, 1, -1, c).contiguous() for x in (q, k, v))
         if self.at_clip_start:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
