@@ -7,7 +7,7 @@ range are decoded but never converted to RGB, which is where most of the cost li
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -84,6 +84,24 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None, step:
     """
     if start < 0 or step < 1 or (stop is not None and stop < start):
         raise ValueError(f"invalid frame range start={start} stop={stop} step={step} for {path}")
+    return _decode_frames(path, lambda index: index >= start and (index - start) % step == 0, stop)
+
+
+def iter_frames_at(path: str | Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, frame)`` for the given frame indices (any order, duplicates allowed), in increasing order.
+
+    Streams like :func:`iter_frames`; decoding stops after the largest index.
+    """
+    wanted = set(indices)
+    if not wanted:
+        return iter(())
+    if min(wanted) < 0:
+        raise ValueError(f"frame indices must be non-negative for {path}, got {min(wanted)}")
+    return _decode_frames(path, wanted.__contains__, max(wanted) + 1)
+
+
+def _decode_frames(path: str | Path, wanted: Callable[[int], bool], stop: int | None) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode in order, converting to RGB only the frames ``wanted`` says yes to, until ``stop``."""
     with _open_video_stream(path) as (container, stream):
         index = -1
         try:
@@ -91,7 +109,7 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None, step:
                 index += 1
                 if stop is not None and index >= stop:
                     return
-                if index >= start and (index - start) % step == 0:
+                if wanted(index):
                     yield index, frame.to_ndarray(format="rgb24")
         except av.FFmpegError as error:
             raise UnreadableMediaError(path, f"video decoding failed after frame {index}: {error}") from error
