@@ -1,0 +1,144 @@
+"""Choosing clips of ``1 + k*ct`` frames from a video and decoding them as a stream.
+
+A causal video tokenizer with temporal compression ``ct`` turns ``1 + k*ct`` frames into
+``1 + k`` latent frames: the first frame is coded alone, every later ``ct`` frames
+together. Any other frame count cannot be tokenized without padding, so clip lengths
+are checked here, and short videos are skipped with a reason (or, only when
+``pad_short`` is set, padded by repeating their last frame, which is logged).
+
+Frames are sampled on one timeline per video: every ``frame_stride``-th frame, or the
+frames nearest to a ``target_fps`` clock. Clips are consecutive, non-overlapping blocks
+of ``num_frames`` samples; with ``max_clips`` the blocks used are spread evenly over the
+video, first block always included.
+"""
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nemo.utils import logging
+
+from nemo_cosmos.data.errors import UnreadableMediaError
+from nemo_cosmos.data.video import iter_frames_at
+
+
+def clip_length_error(num_frames: int, temporal_compression: int) -> str | None:
+    """Why ``num_frames`` is not a valid clip length for temporal compression ``ct``, or None."""
+    if num_frames >= 1 and (num_frames - 1) % temporal_compression == 0:
+        return None
+    below = 1 + max(0, (num_frames - 1) // temporal_compression) * temporal_compression
+    return (
+        f"clip length must be 1 + k*{temporal_compression} frames (1 + k*temporal_compression, e.g. "
+        f"{below} or {below + temporal_compression}), got {num_frames}"
+    )
+
+
+@dataclass(frozen=True)
+class ClipSampling:
+    """How clips are cut from videos.
+
+    ``num_frames``: frames per clip, ``1 + k*temporal_compression`` (e.g. 33 or 121 for ct=8).
+    ``frame_stride``: use every n-th frame; or ``target_fps``: resample to this frame rate
+    (never above the source rate). ``max_clips``: clips per video at most (None: all).
+    ``pad_short``: pad a video shorter than one clip by repeating its last frame.
+    """
+
+    num_frames: int
+    temporal_compression: int
+    frame_stride: int = 1
+    target_fps: float | None = None
+    max_clips: int | None = 1
+    pad_short: bool = False
+
+    def __post_init__(self) -> None:
+        if self.temporal_compression < 1:
+            raise ValueError(f"temporal_compression must be at least 1, got {self.temporal_compression}")
+        error = clip_length_error(self.num_frames, self.temporal_compression)
+        if error:
+            raise ValueError(error)
+        if self.frame_stride < 1:
+            raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
+        if self.target_fps is not None and (self.target_fps <= 0 or self.frame_stride != 1):
+            raise ValueError(f"target_fps must be positive and excludes frame_stride, got target_fps={self.target_fps} frame_stride={self.frame_stride}")
+        if self.max_clips is not None and self.max_clips < 1:
+            raise ValueError(f"max_clips must be at least 1 or None (all clips), got {self.max_clips}")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Source frame indices of one clip, in order; ``padded`` trailing entries repeat the last real frame."""
+
+    frames: tuple[int, ...]
+    padded: int = 0
+
+    @property
+    def start_frame(self) -> int:
+        return self.frames[0]
+
+    @property
+    def end_frame(self) -> int:
+        """The last source frame used (inclusive)."""
+        return self.frames[-1]
+
+
+def _timeline(num_frames: int, step: float) -> list[int]:
+    """Source frame indices ``floor(i * step + 1/2)`` below ``num_frames``, for i = 0, 1, ..."""
+    count = math.floor((num_frames - 0.5) / step) + 1 if num_frames > 0 else 0
+    positions = [math.floor(i * step + 0.5) for i in range(count + 1)]
+    return [p for p in positions if p < num_frames]
+
+
+def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[list[Clip], str | None]:
+    """The clips to take from a video of ``num_frames`` frames at ``fps``, or a skip reason.
+
+    Returns ``(clips, None)`` or ``([], reason)``; the reason always states the
+    ``1 + k*temporal_compression`` rule so a user can pick a length that fits.
+    """
+    if sampling.target_fps is None:
+        step, rate = float(sampling.frame_stride), f"frame stride {sampling.frame_stride}"
+    elif sampling.target_fps > fps * (1 + 1e-6):
+        return [], f"video is {fps:g} fps, below target_fps {sampling.target_fps:g} (frames are never duplicated)"
+    else:
+        step, rate = fps / sampling.target_fps, f"{sampling.target_fps:g} fps"
+    samples = _timeline(num_frames, step)
+    n = sampling.num_frames
+    blocks = len(samples) // n
+    if blocks == 0:
+        k = (n - 1) // sampling.temporal_compression
+        if not (sampling.pad_short and samples):
+            return [], (
+                f"too short: {num_frames} frames give {len(samples)} at {rate}; a clip needs {n} = 1 + {k}*{sampling.temporal_compression} "
+                f"frames (1 + k*temporal_compression)"
+            )
+        missing = n - len(samples)
+        logging.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
+        return [Clip(frames=tuple(samples) + (samples[-1],) * missing, padded=missing)], None
+    used = blocks if sampling.max_clips is None else min(blocks, sampling.max_clips)
+    chosen = [0] if used == 1 else [math.floor(j * (blocks - 1) / (used - 1) + 0.5) for j in range(used)]
+    return [Clip(frames=tuple(samples[b * n : (b + 1) * n])) for b in chosen], None
+
+
+def read_clips(path: str | Path, clips: list[Clip], transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[tuple[Clip, np.ndarray]]:
+    """Yield ``(clip, frames [n, H, W, 3])`` for clips planned by :func:`plan_clips`, decoding the video once.
+
+    Only the frames of the clip being assembled are held, each passed through
+    ``transform`` (e.g. :meth:`FrameGeometry.apply`) as soon as it is decoded, so long
+    or large videos never sit in memory whole. A video that ends before a clip is
+    complete (its header overstated its length) raises UnreadableMediaError.
+    """
+    wanted = sorted({index for clip in clips for index in clip.frames})
+    pending = iter(clips)
+    clip = next(pending, None)
+    collected: dict[int, np.ndarray] = {}
+    last_decoded = None
+    for index, frame in iter_frames_at(path, wanted):
+        last_decoded = index
+        collected[index] = frame if transform is None else transform(frame)
+        while clip is not None and index >= clip.end_frame:
+            yield clip, np.stack([collected[i] for i in clip.frames])
+            collected = {i: f for i, f in collected.items() if i > clip.end_frame}
+            clip = next(pending, None)
+    if clip is not None:
+        raise UnreadableMediaError(path, f"video ended (last frame used: {last_decoded}) before clip frames {clip.start_frame}..{clip.end_frame}")

@@ -1,0 +1,95 @@
+"""Reading documents back from a nemo-cosmos indexed dataset: latents, token grids, provenance.
+
+megatron-core's ``IndexedDataset`` reads the flat sequences; the sidecar says what they
+are. The vision sequence is always the last sequence of a document (caption text, if
+any, comes before it).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+from nemo_cosmos.data.latent_storage import sequence_to_latent
+from nemo_cosmos.data.sidecar import is_complete, read_sidecar
+from nemo_cosmos.data.token_layout import TokenLayout
+
+
+class IndexedDocuments:
+    """The documents of the complete dataset at ``prefix``, indexable by document id.
+
+    ``len`` is the number of documents; ``[doc]`` gives a sample dict (see :meth:`sample`).
+    Picklable, so DataLoader workers can reopen it.
+    """
+
+    def __init__(self, prefix: str | Path, mmap: bool = True) -> None:
+        self.prefix = str(prefix)
+        self.mmap = mmap
+        if not is_complete(self.prefix):
+            raise FileNotFoundError(f"{self.prefix}: no complete nemo-cosmos dataset here (needs .bin, .idx and the .json sidecar written last)")
+        self.sidecar = read_sidecar(self.prefix)
+        self.kind = self.sidecar["kind"]
+        self.layout = TokenLayout.from_header(self.sidecar) if self.kind == "tokens" else None
+        self._indexed = IndexedDataset(self.prefix, multimodal=self.sidecar["multimodal"], mmap=mmap) if self.sidecar["num_documents"] else None
+        if self._indexed is not None and len(self._indexed.document_indices) - 1 != self.sidecar["num_documents"]:
+            raise ValueError(
+                f"{self.prefix}: the index holds {len(self._indexed.document_indices) - 1} documents, the sidecar {self.sidecar['num_documents']}"
+            )
+
+    def __len__(self) -> int:
+        return self.sidecar["num_documents"]
+
+    def _check(self, doc: int) -> int:
+        if not 0 <= doc < len(self):
+            raise IndexError(f"document {doc} out of range for {self.prefix} with {len(self)} documents")
+        return int(doc)
+
+    def shape(self, doc: int) -> list[int]:
+        """The vision shape of a document: ``[C, t, h, w]`` for video latents, ``[t, h, w]`` for video tokens."""
+        return self.sidecar["documents"][self._check(doc)]["shape"]
+
+    def source(self, doc: int) -> dict[str, Any]:
+        """Where a document came from: source path, clip start/end frame and the like."""
+        return self.sidecar["documents"][self._check(doc)]["source"]
+
+    def vision_sequence(self, doc: int) -> np.ndarray:
+        """The stored vision sequence of a document (the last sequence), as written.
+
+        A copy: megatron-core's arrays view a memory map that dies with the dataset object.
+        """
+        last_sequence = int(self._indexed.document_indices[self._check(doc) + 1]) - 1
+        sequence = self._indexed[last_sequence]
+        return np.array(sequence[0] if isinstance(sequence, tuple) else sequence, copy=True)
+
+    def latent(self, doc: int) -> torch.Tensor:
+        """The latent of a document, in its stored dtype, bit-exact."""
+        if self.kind != "latents":
+            raise ValueError(f"{self.prefix} holds {self.kind}, not latents")
+        return sequence_to_latent(self.vision_sequence(doc), self.shape(doc), self.sidecar["dtype"])
+
+    def token_grid(self, doc: int) -> torch.Tensor:
+        """The codebook indices of a document, int64 ``[t, h, w]`` (specials and offset removed)."""
+        if self.layout is None:
+            raise ValueError(f"{self.prefix} holds {self.kind}, not tokens")
+        return torch.from_numpy(self.layout.to_indices(self.vision_sequence(doc), self.shape(doc)))
+
+    def sample(self, doc: int) -> dict[str, Any]:
+        """``latent`` or ``indices`` plus ``document_id``, ``path``, ``start_frame``, ``end_frame``."""
+        source = self.source(doc)
+        sample = {"document_id": int(doc), "path": source["path"], "start_frame": source.get("start_frame", 0), "end_frame": source.get("end_frame", 0)}
+        if self.kind == "latents":
+            sample["latent"] = self.latent(doc)
+        else:
+            sample["indices"] = self.token_grid(doc)
+        return sample
+
+    def __getitem__(self, doc: int) -> dict[str, Any]:
+        return self.sample(doc)
+
+    def __getstate__(self) -> tuple[str, bool]:
+        return (self.prefix, self.mmap)
+
+    def __setstate__(self, state: tuple[str, bool]) -> None:
+        self.__init__(*state)

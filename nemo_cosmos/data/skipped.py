@@ -1,0 +1,28 @@
+"""The ``skipped.jsonl`` record of inputs that were not tokenized, one JSON object per line.
+
+Each record has ``path`` and ``reason`` (one line, e.g. the message of an
+UnreadableMediaError or a "too short" / "too small" explanation), plus optional details
+such as the clip's ``start_frame`` and ``end_frame``.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nemo_cosmos.data.atomic import write_text_atomic
+
+
+def skip_record(path: str | Path, reason: str, **details: Any) -> dict[str, Any]:
+    """A record for ``skipped.jsonl``; the reason is folded onto one line."""
+    return {"path": str(path), "reason": " ".join(str(reason).split()), **details}
+
+
+def write_skipped(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Write the records to a JSONL file (atomically: temporary file, then rename)."""
+    write_text_atomic(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
+
+
+def read_skipped(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``skipped.jsonl`` file."""
+    with Path(path).open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]

@@ -1,0 +1,102 @@
+"""Clip sampling (1 + k*ct frames, stride, target fps, several clips), streaming clip decoding, resize and crop."""
+
+import numpy as np
+import pytest
+from data_samples import write_moving_shapes_video
+
+from nemo_cosmos.data import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video
+
+
+def test_clip_length_must_be_one_plus_multiple_of_ct():
+    assert clip_length_error(33, 8) is None and clip_length_error(121, 8) is None and clip_length_error(1, 8) is None
+    message = clip_length_error(32, 8)
+    assert "1 + k*8" in message and "25 or 33" in message
+    with pytest.raises(ValueError, match=r"1 \+ k\*4"):
+        ClipSampling(num_frames=16, temporal_compression=4)
+    with pytest.raises(ValueError, match="excludes frame_stride"):
+        ClipSampling(num_frames=17, temporal_compression=4, frame_stride=2, target_fps=10)
+
+
+def test_clips_are_consecutive_blocks_at_the_stride():
+    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips=None)
+    clips, reason = plan_clips(40, 24.0, sampling)
+    assert reason is None
+    assert [c.frames for c in clips] == [tuple(range(0, 18, 2)), tuple(range(18, 36, 2))]
+    assert (clips[1].start_frame, clips[1].end_frame, clips[1].padded) == (18, 34, 0)
+    one, _ = plan_clips(40, 24.0, ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2))
+    assert one == clips[:1]
+
+
+def test_several_clips_are_spread_evenly_without_overlap():
+    sampling = ClipSampling(num_frames=5, temporal_compression=4, max_clips=3)
+    clips, _ = plan_clips(52, 30.0, sampling)  # 10 blocks of 5; blocks 0, 5 (4.5 rounded up), 9
+    assert [c.start_frame for c in clips] == [0, 25, 45]
+    assert all(len(c.frames) == 5 for c in clips)
+    again, _ = plan_clips(52, 30.0, sampling)
+    assert again == clips
+
+
+def test_target_fps_resamples_the_timeline():
+    clips, reason = plan_clips(100, 30.0, ClipSampling(num_frames=5, temporal_compression=4, target_fps=24.0, max_clips=None))
+    assert reason is None and len(clips) == 16  # 80 samples at 24 fps out of 100 frames at 30 fps
+    assert clips[0].frames == (0, 1, 3, 4, 5)
+    assert clips[1].frames == (6, 8, 9, 10, 11)
+    clips, reason = plan_clips(100, 20.0, ClipSampling(num_frames=5, temporal_compression=4, target_fps=24.0))
+    assert clips == [] and "below target_fps" in reason
+
+
+def test_short_video_is_skipped_with_the_rule_or_padded_when_asked(caplog):
+    sampling = ClipSampling(num_frames=33, temporal_compression=8)
+    clips, reason = plan_clips(30, 24.0, sampling)
+    assert clips == [] and "too short" in reason and "33 = 1 + 4*8" in reason and "1 + k*temporal_compression" in reason
+    padded, reason = plan_clips(30, 24.0, ClipSampling(num_frames=33, temporal_compression=8, pad_short=True))
+    assert reason is None and padded[0].padded == 3 and padded[0].frames == tuple(range(30)) + (29, 29, 29)
+    assert plan_clips(0, 24.0, ClipSampling(num_frames=33, temporal_compression=8, pad_short=True))[1].startswith("too short")
+
+
+def test_read_clips_streams_exactly_the_planned_frames(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_moving_shapes_video(path, num_frames=30)
+    frames, _ = read_video(path)
+    clips = [Clip(frames=(2, 4, 6, 8, 10)), Clip(frames=(20, 21, 22, 22, 22), padded=2)]
+    converted = []
+
+    def transform(frame):
+        converted.append(frame)
+        return frame[::2, ::2]
+
+    out = list(read_clips(path, clips, transform=transform))
+    assert [clip for clip, _ in out] == clips
+    for clip, clip_frames in out:
+        np.testing.assert_array_equal(clip_frames, frames[list(clip.frames)][:, ::2, ::2])
+    assert len(converted) == 8  # only the distinct frames the clips use are converted
+    with pytest.raises(UnreadableMediaError, match="before clip frames 28..32"):
+        list(read_clips(path, [Clip(frames=(28, 29, 30, 31, 32))]))
+
+
+def test_geometry_resizes_shorter_side_then_crops_or_pads():
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, :32] = 255
+    cropped = FrameGeometry(height=32, width=32, multiple=8).apply(frame)
+    assert cropped.shape == (32, 32, 3)
+    assert cropped[:, :10].min() == 255 and cropped[:, 22:].max() == 0  # centre crop of the 43-wide resize
+    padded_geometry = FrameGeometry(height=32, width=32, mode="pad", multiple=8)
+    placement = padded_geometry.place(48, 64)
+    assert placement.resized == (24, 32) and placement.content_box == (4, 0, 24, 32)
+    padded = padded_geometry.apply(frame)
+    assert padded.shape == (32, 32, 3) and padded[:4].max() == 0 and padded[28:].max() == 0
+    native = FrameGeometry(multiple=8)
+    assert native.apply(np.zeros((50, 70, 3), np.uint8)).shape == (48, 64, 3)
+    assert FrameGeometry(multiple=8, mode="pad").apply(np.zeros((50, 70, 3), np.uint8)).shape == (56, 72, 3)
+    assert FrameGeometry(height=16, width=24, multiple=8).apply(np.zeros((64, 48, 3), np.uint8)).shape == (16, 24, 3)
+
+
+def test_too_small_sources_are_reported_not_blown_up():
+    geometry = FrameGeometry(height=64, width=64, multiple=8, min_side=8)
+    assert "too small: 40x7 pixels" in geometry.skip_reason(7, 40)
+    assert geometry.skip_reason(8, 40) is None
+    assert "at least 16" in FrameGeometry(multiple=16).skip_reason(12, 100)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        FrameGeometry(height=60, width=64, multiple=8)
+    with pytest.raises(ValueError, match="both height and width"):
+        FrameGeometry(height=64)

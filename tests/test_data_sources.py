@@ -1,0 +1,83 @@
+"""Finding inputs (directory, glob, JSONL manifest) and splitting them into parts for ranks."""
+
+import json
+
+import pytest
+
+from nemo_cosmos.data import collect_inputs, parts_for_rank, plan_parts, read_manifest
+from nemo_cosmos.data.sources import media_kind
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_directory_is_scanned_recursively_in_sorted_order(tmp_path):
+    for name in ("b/clip2.MP4", "a/z.png", "a/deeper/clip1.mov", "c.jpeg", "notes.txt", "a/.hidden/x.webm"):
+        _touch(tmp_path / name)
+    items = collect_inputs(tmp_path)
+    relative = [str(item.path)[len(str(tmp_path)) + 1 :] for item in items]
+    assert relative == ["a/.hidden/x.webm", "a/deeper/clip1.mov", "a/z.png", "b/clip2.MP4", "c.jpeg"]
+    assert [item.kind for item in items] == ["video", "video", "image", "video", "image"]
+    assert all(item.caption is None for item in items)
+
+
+def test_glob_and_several_sources_keep_their_order(tmp_path):
+    for name in ("v/2.mp4", "v/1.mp4", "v/sub/3.mp4", "i/1.png"):
+        _touch(tmp_path / name)
+    items = collect_inputs([str(tmp_path / "v" / "**" / "*.mp4"), tmp_path / "i"])
+    assert [item.path for item in items] == [str(tmp_path / p) for p in ("v/1.mp4", "v/2.mp4", "v/sub/3.mp4", "i/1.png")]
+    with pytest.raises(FileNotFoundError, match="matches no files"):
+        collect_inputs(str(tmp_path / "nothing" / "*.mp4"))
+
+
+def test_manifest_resolves_relative_paths_and_keeps_captions(tmp_path):
+    manifest = tmp_path / "lists" / "train.jsonl"
+    manifest.parent.mkdir()
+    lines = [{"path": "../videos/a.mp4", "caption": "a red square"}, {"path": str(tmp_path / "b.PNG")}, {}]
+    manifest.write_text("\n".join(json.dumps(line) for line in lines[:2]) + "\n\n")
+    items = read_manifest(manifest)
+    assert [(item.path, item.kind, item.caption) for item in items] == [
+        (str(manifest.parent / "../videos/a.mp4"), "video", "a red square"),
+        (str(tmp_path / "b.PNG"), "image", None),
+    ]
+    assert collect_inputs(manifest) == items
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"caption": "no path"}', 'non-empty string "path"'),
+        ('["a.mp4"]', 'non-empty string "path"'),
+        ('{"path": "a.mp4", "caption": 3}', '"caption" must be a string'),
+        ('{"path": "notes.txt"}', "neither video"),
+    ],
+)
+def test_bad_manifest_lines_name_file_and_line(tmp_path, line, problem):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"path": "ok.mp4"}\n' + line + "\n")
+    with pytest.raises(ValueError, match=problem) as caught:
+        read_manifest(manifest)
+    assert str(caught.value).startswith(f"{manifest}:2: ")
+
+
+def test_media_kind_by_extension():
+    assert (media_kind("a/b.WebM"), media_kind("x.tiff"), media_kind("x.json"), media_kind("noext")) == ("video", "image", None, None)
+
+
+def test_parts_cover_inputs_and_ranks_share_them():
+    parts = plan_parts(10, 3)
+    assert [(p.start, p.stop) for p in parts] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert parts[2].name == "part-00002-of-00004"
+    for world_size in (1, 2, 3, 5):
+        shares = [parts_for_rank(parts, rank, world_size) for rank in range(world_size)]
+        assert sorted(p.index for share in shares for p in share) == [0, 1, 2, 3]
+    assert [p.index for p in parts_for_rank(parts, 1, 2)] == [1, 3]
+    assert plan_parts(0, 4) == []
+    with pytest.raises(ValueError, match="rank"):
+        parts_for_rank(parts, 2, 2)
+    with pytest.raises(ValueError, match="items_per_part"):
+        plan_parts(5, 0)
