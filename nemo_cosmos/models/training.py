@@ -1,0 +1,114 @@
+"""Training and fine-tuning of the tokenizers, as methods of the NeMo model.
+
+Config sections (all optional until training starts):
+
+- ``train_ds`` / ``validation_ds``: ``sources`` (directory, glob, manifest or list),
+  ``size`` (square crop), ``frames`` (``1 + k*ct`` for video models; 1 for images),
+  ``samples`` per epoch, ``batch_size``, ``num_workers``; validation samples are seeded
+  (``seed``) so every epoch scores the same crops.
+- ``optim``: NeMo's optimizer config (``name``, ``lr``, ``betas``, ``sched``...).
+- ``loss``: ``ssim_weight``; ``adversarial_weight`` (0 = off), ``adversarial_start_step``,
+  ``discriminator_channels``, ``discriminator_lr``.
+- ``freeze_encoder``: train the decoder only (the tokens of an existing dataset stay valid).
+
+Discrete models train through FSQ's straight-through rounding.
+"""
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from nemo_cosmos.data.training_samples import TrainingSamples
+from nemo_cosmos.networks import TokenizerConfig
+from nemo_cosmos.models.losses import (
+    PatchDiscriminator,
+    discriminator_hinge_loss,
+    generator_hinge_loss,
+    psnr,
+    reconstruction_loss,
+)
+
+
+class TokenizerTrainingMixin:
+    """Lightning training hooks for :class:`CausalVideoTokenizer`."""
+
+    def setup_training_parts(self) -> None:
+        """Build what training needs beyond the network: the discriminator, frozen halves."""
+        loss = self._cfg.get("loss") or {}
+        self._adversarial = float(loss.get("adversarial_weight", 0.0)) > 0
+        self.automatic_optimization = not self._adversarial
+        if self._adversarial:
+            self.discriminator = PatchDiscriminator(channels=int(loss.get("discriminator_channels", 32)))
+        if self._cfg.get("freeze_encoder", False):
+            for module in (self.network.encoder, self.network.quant_conv):
+                module.requires_grad_(False)
+
+    def setup_training_data(self, train_data_config: DictConfig | dict) -> None:
+        self._train_dl = self._samples_loader(train_data_config, seed=None)
+
+    def setup_validation_data(self, val_data_config: DictConfig | dict) -> None:
+        self._validation_dl = self._samples_loader(val_data_config, seed=int(val_data_config.get("seed", 0)))
+
+    def _samples_loader(self, config: DictConfig | dict, seed: int | None) -> DataLoader:
+        config = dict(config)
+        network = TokenizerConfig.from_dict(OmegaConf.to_container(self._cfg.network, resolve=True))  # set up before the network
+        frames = int(config.get("frames", 1))
+        ct = network.temporal_compression
+        if network.is_video and (frames - 1) % ct:
+            raise ValueError(f"training clips need 1 + k*{ct} frames (e.g. {1 + ct}, {1 + 2 * ct}), got frames={frames}")
+        samples = TrainingSamples(
+            config["sources"], size=int(config["size"]), frames=frames, samples=int(config["samples"]),
+            video=network.is_video, seed=seed,
+        )
+        workers = int(config.get("num_workers", 0))
+        return DataLoader(
+            samples, batch_size=int(config.get("batch_size", 4)), num_workers=workers,
+            persistent_workers=workers > 0, drop_last=seed is None,
+        )
+
+    def setup_optimizer_param_groups(self) -> None:
+        """The tokenizer's trainable weights; the discriminator has its own optimizer."""
+        self._optimizer_param_groups = [{"params": [p for p in self.network.parameters() if p.requires_grad]}]
+
+    def configure_optimizers(self):
+        generator = super().configure_optimizers()
+        if not self._adversarial:
+            return generator
+        lr = float(self._cfg.loss.get("discriminator_lr", 1e-4))
+        discriminator = torch.optim.AdamW(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
+        return [self._optimizer, discriminator]
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
+        reconstruction = self.network(batch)
+        loss, parts = reconstruction_loss(reconstruction, batch, float(self._cfg.loss.get("ssim_weight", 0.2)))
+        logs = {"train_loss": loss.detach(), "train_l1": parts["l1"], "train_ssim": parts["ssim"],
+                "train_psnr": psnr(reconstruction.detach(), batch)}
+        if not self._adversarial:
+            self.log_dict(logs, prog_bar=True)
+            return loss
+        generator_opt, discriminator_opt = self.optimizers()
+        gan_on = self.global_step >= int(self._cfg.loss.get("adversarial_start_step", 0))
+        if gan_on:
+            gan = generator_hinge_loss(self.discriminator(reconstruction))
+            loss = loss + float(self._cfg.loss.adversarial_weight) * gan
+            logs["train_gan"] = gan.detach()
+        generator_opt.zero_grad()
+        self.manual_backward(loss)
+        generator_opt.step()
+        if gan_on:
+            d_loss = discriminator_hinge_loss(self.discriminator(batch), self.discriminator(reconstruction.detach()))
+            discriminator_opt.zero_grad()
+            self.manual_backward(d_loss)
+            discriminator_opt.step()
+            logs["train_discriminator"] = d_loss.detach()
+        self.log_dict(logs, prog_bar=True)
+        return None
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> dict[str, Tensor]:
+        with torch.no_grad():
+            reconstruction = self.network(batch)
+            loss, parts = reconstruction_loss(reconstruction, batch, float(self._cfg.loss.get("ssim_weight", 0.2)))
+            logs = {"val_loss": loss, "val_psnr": psnr(reconstruction, batch), "val_ssim": parts["ssim"]}
+        self.log_dict(logs, prog_bar=True, batch_size=batch.shape[0])
+        return logs

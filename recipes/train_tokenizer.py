@@ -1,0 +1,52 @@
+"""Train or fine-tune a Cosmos tokenizer on image/video folders.
+
+    python recipes/train_tokenizer.py model.train_ds.sources=/data/videos
+    python recipes/train_tokenizer.py init_from_pretrained=Cosmos-Tokenizer-DV8x8x8 \
+        model.train_ds.sources=/data/robot model.train_ds.size=256 model.train_ds.frames=17
+
+A Lightning Trainer from ``trainer``, checkpoints, logging and resumption from the last
+checkpoint through NeMo's ``exp_manager``; at the end the model is exported as ``.nemo``
+and as a directory that ``CausalVideoTokenizer.from_pretrained`` reads.
+"""
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from nemo.core.config import hydra_runner
+from nemo.utils import logging
+from nemo.utils.exp_manager import exp_manager
+from nemo_cosmos import CausalVideoTokenizer
+
+
+def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:
+    """A fresh network from ``cfg.network``, or pretrained weights from ``cfg.init_from_pretrained``."""
+    if cfg.init_from_pretrained:
+        pretrained = CausalVideoTokenizer.from_pretrained(cfg.init_from_pretrained, device="cpu", dtype="float32")
+        network, weights = pretrained.network_config, pretrained.network.state_dict()
+    else:
+        network = cfg.network if isinstance(cfg.network, str) else OmegaConf.to_container(cfg.network, resolve=True)
+        weights = None
+    model_cfg = CausalVideoTokenizer.make_config(network, dtype="float32", device="cpu", name=cfg.name)
+    with open_dict(model_cfg):
+        model_cfg.merge_with(cfg.model)
+    model = CausalVideoTokenizer(model_cfg, trainer=trainer)
+    if weights is not None:
+        model.network.load_state_dict(weights, strict=True)
+    return model
+
+
+@hydra_runner(config_path="../conf", config_name="train_tokenizer")
+def main(cfg: DictConfig) -> None:
+    logging.info(f"Training config:\n{OmegaConf.to_yaml(cfg)}")
+    trainer = pl.Trainer(**cfg.trainer)
+    exp_manager(trainer, cfg.get("exp_manager"))
+    model = build_model(cfg, trainer)
+    trainer.fit(model)
+    if trainer.is_global_zero:
+        model.save_to(cfg.export_nemo)
+        model.save_pretrained(cfg.export_dir)
+        logging.info(f"Exported {cfg.export_nemo} and {cfg.export_dir}")
+
+
+if __name__ == "__main__":
+    main()
