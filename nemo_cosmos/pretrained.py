@@ -1,11 +1,14 @@
 """Official model names, their network configs, and strict loading of their weights.
 
 This is the one table of presets. Resolving names and paths to files on disk or in the
-hub cache is here too (see ``resolve``); the networks themselves know nothing of files.
+hub cache is here too (see :func:`resolve_checkpoint_files`), and so is our own on-disk
+format (``config.json`` + ``model.safetensors``); the networks know nothing of files.
 """
 
+import json
 import math
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -164,3 +167,189 @@ def _describe(what: str, keys: list[str], shown: int = 5) -> str:
 
 def _same_values(found: Tensor, expected: Tensor) -> bool:
     return found.shape == expected.shape and torch.allclose(found.double(), expected.double(), atol=1e-6)
+
+
+def as_tokenizer_config(name_or_config: "str | TokenizerConfig | dict") -> TokenizerConfig:
+    """A preset name or alias, a :class:`TokenizerConfig`, or a config dict -> :class:`TokenizerConfig`."""
+    if isinstance(name_or_config, str):
+        return preset_config(name_or_config)
+    if isinstance(name_or_config, TokenizerConfig):
+        return name_or_config
+    return TokenizerConfig.from_dict(dict(name_or_config))
+
+
+# Files of the official release (TorchScript halves) and of our own format.
+TORCHSCRIPT_FILES = {"encoder": "encoder.jit", "decoder": "decoder.jit", "autoencoder": "autoencoder.jit"}
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+# State-dict key prefixes of each half, the TorchScript-only buffers included.
+_HALF_PREFIXES = {
+    "encoder": ("encoder.", "quant_conv.", "quantizer."),
+    "decoder": ("post_quant_conv.", "decoder.", "inv_quant."),
+}
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+    """A model's files are neither in the local directory given nor obtainable from the hub."""
+
+
+@dataclass(frozen=True)
+class CheckpointFiles:
+    """A model's network config and the local paths of its checkpoint files.
+
+    ``torchscript`` maps each part asked for (``encoder``, ``decoder``, ``autoencoder``)
+    to its ``.jit`` file; ``weights`` is our own ``model.safetensors`` when that is what
+    the source holds instead. ``source`` says where they came from, for messages.
+    """
+
+    config: TokenizerConfig
+    source: str
+    torchscript: dict[str, Path] = field(default_factory=dict)
+    weights: Path | None = None
+
+
+def resolve_checkpoint_files(
+    name_or_path: str | Path,
+    parts: list[str],
+    *,
+    config: "str | TokenizerConfig | dict | None" = None,
+    allow_weights: bool = True,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+) -> CheckpointFiles:
+    """Find a model's checkpoint files, fetching them from the hub when needed.
+
+    ``name_or_path`` is either an existing local directory, read as it is without any
+    network, or an official name or alias (``Cosmos-Tokenizer-DV8x8x8``,
+    ``nvidia/Cosmos-Tokenizer-DV8x8x8``), fetched from the hub repo ``nvidia/<name>``
+    through huggingface_hub, which brings its cache (``HF_HOME``, ``HF_HUB_CACHE`` or
+    ``cache_dir``), offline mode (``HF_HUB_OFFLINE=1``: served from the cache only) and
+    token (``HF_TOKEN`` or ``hf auth login``). ``parts`` names the TorchScript files
+    wanted. A local directory may instead hold our own ``config.json`` +
+    ``model.safetensors`` (accepted when ``allow_weights``). The network config of a
+    directory comes from ``config``, else its ``config.json``, else its name when that
+    is an official one. Only the files asked for are downloaded.
+    """
+    unknown = sorted(set(parts) - set(TORCHSCRIPT_FILES))
+    if unknown or not parts:
+        raise ValueError(f"parts must be a non-empty subset of {sorted(TORCHSCRIPT_FILES)}, got {list(parts)}")
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return _resolve_directory(path, parts, config, allow_weights)
+    if path.exists():
+        raise CheckpointNotFoundError(
+            f"{path} is a file; pass the directory that holds the checkpoint files "
+            f"({', '.join(TORCHSCRIPT_FILES.values())}, or {CONFIG_FILE} + {WEIGHTS_FILE})"
+        )
+    bare = str(name_or_path).removeprefix(f"{HUB_ORGANIZATION}/")
+    if bare not in PRESETS:
+        raise CheckpointNotFoundError(
+            f"{str(name_or_path)!r} is neither an existing directory nor an official model name. "
+            f"Known names (also as {HUB_ORGANIZATION}/<name>): {', '.join(PRESETS)}"
+        )
+    repo_id = hub_repo_id(bare)
+    files = {part: _hub_file(repo_id, TORCHSCRIPT_FILES[part], revision, cache_dir, token) for part in parts}
+    return CheckpointFiles(preset_config(bare), f"{repo_id} (Hugging Face Hub)", torchscript=files)
+
+
+def _resolve_directory(directory: Path, parts: list[str], config, allow_weights: bool) -> CheckpointFiles:
+    jit_files = {part: directory / TORCHSCRIPT_FILES[part] for part in parts}
+    missing = [path.name for path in jit_files.values() if not path.is_file()]
+    weights = directory / WEIGHTS_FILE
+    if not missing:
+        return CheckpointFiles(_directory_config(directory, config), str(directory), torchscript=jit_files)
+    if allow_weights and weights.is_file():
+        return CheckpointFiles(_directory_config(directory, config), str(directory), weights=weights)
+    present = sorted(entry.name for entry in directory.iterdir())
+    wanted = " and ".join(missing) + (f" (nor {CONFIG_FILE} + {WEIGHTS_FILE})" if allow_weights else "")
+    hints = []
+    if "autoencoder" not in parts and (directory / TORCHSCRIPT_FILES["autoencoder"]).is_file():
+        hints.append("it has autoencoder.jit: load_full_model=True uses that")
+    if not allow_weights and weights.is_file():
+        hints.append(f"{WEIGHTS_FILE} is nemo-cosmos' native format: load it with use_pytorch=True")
+    hints.append(
+        "put the official files there (e.g. `hf download nvidia/<name> --local-dir DIR`) "
+        "or write our format with CausalVideoTokenizer.save_pretrained(DIR)"
+    )
+    raise CheckpointNotFoundError(
+        f"{directory} has no {wanted}; it holds {', '.join(present) or 'nothing'}. " + "; ".join(hints)
+    )
+
+
+def _directory_config(directory: Path, config) -> TokenizerConfig:
+    if config is not None:
+        return as_tokenizer_config(config)
+    path = directory / CONFIG_FILE
+    problem = f"it has no {CONFIG_FILE}"
+    if path.is_file():
+        try:
+            return TokenizerConfig.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+            problem = f"{path} is not a nemo-cosmos network config ({error})"
+    if directory.name in PRESETS:
+        return preset_config(directory.name)
+    raise ValueError(
+        f"cannot tell which Cosmos tokenizer the files in {directory} belong to: {problem}, and "
+        f"{directory.name!r} is no official model name. Pass config='<official name the files come from>' "
+        f"(or a TokenizerConfig), or put a {CONFIG_FILE} beside them (save_pretrained writes one)"
+    )
+
+
+def _hub_file(repo_id: str, filename: str, revision: str | None, cache_dir, token) -> Path:
+    """One file of a hub repo, from the cache or downloaded into it; failures say what to do."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.utils import (
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    local = "or pass the path of a local directory that holds the files"
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir, token=token))
+    except GatedRepoError as error:
+        raise CheckpointNotFoundError(
+            f"{repo_id} is gated: accept its terms at https://huggingface.co/{repo_id}, then log in "
+            f"(`hf auth login` or HF_TOKEN), {local}"
+        ) from error
+    except RepositoryNotFoundError as error:
+        raise CheckpointNotFoundError(
+            f"the hub has no repo {repo_id} that this token may read: check HF_TOKEN / `hf auth login`, {local}"
+        ) from error
+    except RevisionNotFoundError as error:
+        raise CheckpointNotFoundError(f"{repo_id} has no revision {revision!r}") from error
+    except LocalEntryNotFoundError as error:
+        cache = Path(cache_dir or constants.HF_HUB_CACHE)
+        reason = "HF_HUB_OFFLINE=1 is set" if constants.HF_HUB_OFFLINE else "the Hugging Face Hub cannot be reached"
+        raise CheckpointNotFoundError(
+            f"{filename} of {repo_id} is not in the Hugging Face cache {cache} and {reason}. Download it once "
+            f"with network access (`hf download {repo_id} {filename}`), point HF_HUB_CACHE (or HF_HOME, or "
+            f"cache_dir) at a cache that has it, {local}"
+        ) from error
+    except EntryNotFoundError as error:
+        raise CheckpointNotFoundError(f"{repo_id} has no file {filename}") from error
+
+
+def half_state_dict(state_dict: dict[str, Tensor], encoder: bool, decoder: bool) -> dict[str, Tensor]:
+    """The entries of ``state_dict`` that belong to the halves asked for."""
+    wanted = [half for half, on in (("encoder", encoder), ("decoder", decoder)) if on]
+    prefixes = tuple(prefix for half in wanted for prefix in _HALF_PREFIXES[half])
+    return {key: value for key, value in state_dict.items() if key.startswith(prefixes)}
+
+
+def save_native(network: CosmosTokenizer, directory: str | Path) -> Path:
+    """Write ``network`` in our own format: ``config.json`` (the network config) and
+    ``model.safetensors`` (its state_dict, float32). Returns the directory."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_FILE).write_text(json.dumps(network.config.to_dict(), indent=2) + "\n")
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in network.state_dict().items()}
+    halves = "+".join(h for h, on in (("encoder", network.has_encoder), ("decoder", network.has_decoder)) if on)
+    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "nemo-cosmos", "halves": halves})
+    return directory

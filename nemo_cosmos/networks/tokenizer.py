@@ -166,12 +166,6 @@ class CosmosTokenizer(nn.Module):
 def build_network(name_or_config: str | TokenizerConfig | dict, encoder: bool = True, decoder: bool = True) -> CosmosTokenizer:
     """Build a tokenizer from a preset name (``Cosmos-Tokenizer-DV8x8x8``, ``nvidia/...``),
     a :class:`TokenizerConfig`, or a config dict. Weights are left at PyTorch's init."""
-    if isinstance(name_or_config, str):
-        from nemo_cosmos.pretrained import preset_config
+    from nemo_cosmos.pretrained import as_tokenizer_config  # the presets live there
 
-        config = preset_config(name_or_config)
-    elif isinstance(name_or_config, TokenizerConfig):
-        config = name_or_config
-    else:
-        config = TokenizerConfig.from_dict(name_or_config)
-    return CosmosTokenizer(config, encoder=encoder, decoder=decoder)
+    return CosmosTokenizer(as_tokenizer_config(name_or_config), encoder=encoder, decoder=decoder)

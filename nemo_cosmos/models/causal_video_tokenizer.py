@@ -1,0 +1,391 @@
+"""``CausalVideoTokenizer``: the Cosmos tokenizers as a NeMo model.
+
+The one door users open. It resolves a pretrained name or directory, builds our native
+network and loads the official weights into it strictly (or runs the official TorchScript
+modules as they are), and handles device, dtype, input checks, alignment padding,
+long videos and large frames:
+
+- long videos stream through the causal network ``chunk_latents`` latent frames at a
+  time: exactly one pass's result with memory bounded by the chunk. ``temporal_window``
+  instead cuts a clip into independent windows as the old NeMo model did (the causal
+  context restarts at each window, so results differ from one pass);
+- large frames can be cut into overlapping tiles (``tile_size``, ``tile_overlap``),
+  bounding memory at the price of a small seam error (see ``models/tiling.py``).
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import Tensor
+
+from nemo.core.classes.common import PretrainedModelInfo
+from nemo.core.classes.modelPT import ModelPT
+from nemo.utils import logging
+from nemo_cosmos.models.alignment import crop_center, pad_pixels
+from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
+from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels
+from nemo_cosmos.models.tiling import run_tiled
+from nemo_cosmos.networks import CosmosTokenizer, TokenizerConfig
+from nemo_cosmos.networks.config import FAMILIES
+from nemo_cosmos.pretrained import (
+    PRESETS,
+    CheckpointFiles,
+    as_tokenizer_config,
+    half_state_dict,
+    hub_repo_id,
+    load_weights,
+    preset_config,
+    read_state_dict,
+    resolve_checkpoint_files,
+    save_native,
+)
+
+DEFAULT_CHUNK_LATENTS = 2  # 1 + 16 frames, then 16 at a time for ct = 8: the old 17-frame window's memory
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` -> CUDA when available, else CPU; an explicit CUDA device must exist."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was asked for but CUDA is not available; use device='cpu'")
+    return device
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None`` -> bfloat16 on CUDA, float32 elsewhere; names like ``"bfloat16"`` or torch dtypes."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    name = str(dtype).removeprefix("torch.")
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    return _DTYPES[name]
+
+
+class CausalVideoTokenizer(ModelPT):
+    """A Cosmos image or video tokenizer (CI, DI, CV, DV) as a NeMo ``ModelPT``.
+
+    Usually made by :meth:`from_pretrained`; ``CausalVideoTokenizer(cfg)`` builds one from a
+    config made by :meth:`make_config` (weights then come from ``restore_from`` or a load).
+    Pixels are float tensors in ``[-1, 1]``: video ``[B, 3, T, H, W]``, images
+    ``[B, 3, H, W]`` or ``[B, 3, 1, H, W]``, any size (aligned by padding, see
+    ``models/alignment.py``). Inference only: the methods run without gradients.
+    """
+
+    def __init__(self, cfg: DictConfig, trainer=None):
+        super().__init__(cfg=cfg, trainer=trainer)
+        self.network_config = TokenizerConfig.from_dict(OmegaConf.to_container(self._cfg.network, resolve=True))
+        self._set_inference_options(self._cfg.chunk_latents, self._cfg.tile_size, self._cfg.tile_overlap)
+        device = resolve_device(self._cfg.device)
+        dtype = resolve_dtype(self._cfg.dtype, device)
+        torchscript = {part: path for part, path in (self._cfg.get("torchscript") or {}).items() if path}
+        self._scripted: dict[str, torch.jit.ScriptModule] = {}
+        if torchscript:
+            self.network = None
+            for part, path in torchscript.items():
+                local = self.register_artifact(f"torchscript.{part}", path)
+                self._scripted[part] = torch.jit.load(local, map_location=device).eval()
+        else:
+            self.network = CosmosTokenizer(self.network_config, encoder=self._cfg.encoder, decoder=self._cfg.decoder)
+        self.to(device=device, dtype=dtype)
+        self.eval()
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def make_config(
+        cls,
+        network: str | TokenizerConfig | dict,
+        encoder: bool = True,
+        decoder: bool = True,
+        dtype: str | torch.dtype | None = None,
+        device: str | torch.device | None = None,
+        chunk_latents: int | None = DEFAULT_CHUNK_LATENTS,
+        tile_size: int | None = None,
+        tile_overlap: int | None = None,
+        torchscript: dict[str, str] | None = None,
+        name: str | None = None,
+    ) -> DictConfig:
+        """The model config: the network (preset name, :class:`TokenizerConfig` or dict),
+        which halves to build, dtype and device (``None``: chosen at load time), the
+        streaming chunk in latent frames (``None``: one pass), tiling in pixels
+        (``tile_size`` ``None``: no tiling), the TorchScript files to run instead of the
+        native network, and the name it came from."""
+        return OmegaConf.create(
+            {
+                "network": as_tokenizer_config(network).to_dict(),
+                "encoder": encoder,
+                "decoder": decoder,
+                "dtype": None if dtype is None else str(dtype).removeprefix("torch."),
+                "device": None if device is None else str(device),
+                "chunk_latents": chunk_latents,
+                "tile_size": tile_size,
+                "tile_overlap": tile_overlap,
+                "torchscript": dict(torchscript) if torchscript else None,
+                "name": name,
+            }
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_name_or_path: str | Path,
+        load_encoder: bool = True,
+        load_decoder: bool = True,
+        load_full_model: bool = False,
+        use_pytorch: bool = True,
+        dtype: str | torch.dtype | None = None,
+        device: str | torch.device | None = None,
+        *,
+        config: str | TokenizerConfig | dict | None = None,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        token: str | bool | None = None,
+        chunk_latents: int | None = DEFAULT_CHUNK_LATENTS,
+        tile_size: int | None = None,
+        tile_overlap: int | None = None,
+    ) -> "CausalVideoTokenizer":
+        """Load an official tokenizer by name (``Cosmos-Tokenizer-DV8x8x8`` or
+        ``nvidia/...``; hub repo ``nvidia/<name>`` through the Hugging Face cache, offline
+        with ``HF_HUB_OFFLINE=1``) or from a local directory holding ``encoder.jit`` /
+        ``decoder.jit`` / ``autoencoder.jit`` or our ``config.json`` + ``model.safetensors``.
+
+        ``use_pytorch=True`` builds our network and loads the weights strictly (only the
+        halves asked for; ``load_full_model`` takes both from ``autoencoder.jit``).
+        ``use_pytorch=False`` runs the TorchScript files as they are. ``device``: CUDA
+        when available, else CPU; ``dtype``: bfloat16 on CUDA, float32 on CPU. ``config``
+        names the network of a directory without ``config.json``; ``revision``,
+        ``cache_dir`` and ``token`` go to huggingface_hub.
+        """
+        if not (load_encoder or load_decoder or load_full_model):
+            raise ValueError("nothing to load: set load_encoder, load_decoder or load_full_model")
+        halves = {"encoder": load_encoder or load_full_model, "decoder": load_decoder or load_full_model}
+        if use_pytorch:
+            parts = ["autoencoder"] if load_full_model else [part for part in ("encoder", "decoder") if halves[part]]
+        else:
+            wanted = {"encoder": load_encoder, "decoder": load_decoder, "autoencoder": load_full_model}
+            parts = [part for part, on in wanted.items() if on]
+        files = resolve_checkpoint_files(
+            model_name_or_path, parts, config=config, allow_weights=use_pytorch,
+            revision=revision, cache_dir=cache_dir, token=token,
+        )
+        cfg = cls.make_config(
+            files.config,
+            encoder=halves["encoder"],
+            decoder=halves["decoder"],
+            dtype=dtype,
+            device=device,
+            chunk_latents=chunk_latents,
+            tile_size=tile_size,
+            tile_overlap=tile_overlap,
+            torchscript=None if use_pytorch else {part: str(path) for part, path in files.torchscript.items()},
+            name=str(model_name_or_path),
+        )
+        model = cls(cfg)
+        if use_pytorch:
+            model._load_native_weights(files)
+        mode = "native network" if use_pytorch else "TorchScript " + ", ".join(f"{p}.jit" for p in parts)
+        logging.info(
+            f"Loaded Cosmos {files.config.short_name} ({model._halves()}) from {files.source} as {mode}, "
+            f"{str(model.dtype).removeprefix('torch.')} on {model.device}"
+        )
+        return model
+
+    def _load_native_weights(self, files: CheckpointFiles) -> None:
+        if files.weights is not None:
+            state = half_state_dict(read_state_dict(files.weights), self.network.has_encoder, self.network.has_decoder)
+            source = str(files.weights)
+        else:
+            state = {}
+            for path in files.torchscript.values():
+                state.update(read_state_dict(path))
+            source = " + ".join(str(path) for path in files.torchscript.values())
+        load_weights(self.network, state, source=source)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write our own format, ``config.json`` + ``model.safetensors``, which
+        :meth:`from_pretrained` reads from a local directory without any network."""
+        if self.network is None:
+            raise RuntimeError(
+                "save_pretrained writes the native network, but this model runs TorchScript modules; "
+                "load it with use_pytorch=True to convert"
+            )
+        return save_native(self.network, directory)
+
+    @classmethod
+    def from_config_dict(cls, config: DictConfig | dict, trainer=None) -> "CausalVideoTokenizer":
+        """Build from a saved config (``restore_from`` calls this). NeMo's generic version only
+        instantiates ``target`` classes inside ``nemo.*``; this class is its own target."""
+        return cls(cfg=config, trainer=trainer)
+
+    @classmethod
+    def list_available_models(cls) -> list[PretrainedModelInfo]:
+        """Every official Cosmos tokenizer name, with its hub repo."""
+        models = []
+        for name in PRESETS:
+            config = preset_config(name)
+            what = f"{FAMILIES[config.family]} tokenizer"
+            codes = f", FSQ codebook of {config.codebook_size:,}" if config.is_discrete else f", {config.latent_channels}-channel latents"
+            models.append(
+                PretrainedModelInfo(
+                    pretrained_model_name=name,
+                    description=f"NVIDIA Cosmos {what} {config.short_name}{codes}",
+                    location=f"https://huggingface.co/{hub_repo_id(name)}",
+                    class_=cls,
+                    aliases=[hub_repo_id(name)],
+                )
+            )
+        return models
+
+    # ----------------------------------------------------------------- inference options
+
+    def configure_inference(
+        self, chunk_latents: int | None = DEFAULT_CHUNK_LATENTS, tile_size: int | None = None, tile_overlap: int | None = None
+    ) -> None:
+        """Set streaming (latent frames per chunk, ``None``: one pass) and tiling (pixels,
+        ``tile_size`` ``None``: off); kept in the config, so ``save_to`` keeps them."""
+        self._set_inference_options(chunk_latents, tile_size, tile_overlap)
+        with open_dict(self._cfg):
+            self._cfg.chunk_latents, self._cfg.tile_size, self._cfg.tile_overlap = chunk_latents, tile_size, tile_overlap
+
+    def _set_inference_options(self, chunk_latents: int | None, tile_size: int | None, tile_overlap: int | None) -> None:
+        cs = self.network_config.spatial_compression
+        if chunk_latents is not None and (not isinstance(chunk_latents, int) or chunk_latents < 1):
+            raise ValueError(f"chunk_latents must be a positive number of latent frames or None, got {chunk_latents!r}")
+        if tile_size is not None:
+            if tile_overlap is None:
+                tile_overlap = max(cs, tile_size // 4 // cs * cs)
+            if tile_size < 2 * cs or tile_size % cs or tile_overlap % cs or not 0 <= 2 * tile_overlap <= tile_size:
+                raise ValueError(
+                    f"tile_size must be a multiple of {cs} (at least {2 * cs}) and tile_overlap a multiple of {cs} "
+                    f"of at most half the tile, got tile_size={tile_size}, tile_overlap={tile_overlap}"
+                )
+        self._chunk_latents, self._tile_size, self._tile_overlap = chunk_latents, tile_size, tile_overlap
+
+    # ----------------------------------------------------------------- inference
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> tuple[Tensor] | tuple[Tensor, Tensor]:
+        """Pixels -> ``(latent,)`` (continuous) or ``(indices, codes)`` (discrete).
+
+        The input is padded to the compression grid (latents cover the padded frame; pass
+        ``crop_to`` to :meth:`decode` to get the original size back). An image given as
+        ``[B, 3, 1, H, W]`` keeps its time axis in the outputs.
+        """
+        check_pixels(x, self.network_config)
+        x, time_axis = self._prepare_pixels(x)
+        cfg = self.network_config
+        padded = pad_pixels(x, cfg.spatial_compression, cfg.temporal_compression if cfg.is_video else None)
+        encoded = self._tiled(self._backend().encode, padded, cfg.spatial_compression, 1, stitch=cfg.is_discrete)
+        if not time_axis:
+            return encoded
+        return tuple(t.unsqueeze(2 if t.is_floating_point() else 1) for t in encoded)
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, crop_to: Sequence[int] | None = None) -> Tensor:
+        """Latents (continuous) or integer indices (discrete) -> pixels in about ``[-1, 1]``.
+
+        ``crop_to``: the trailing sizes of the original input (``(T, H, W)`` for video,
+        ``(H, W)`` for images) to undo :meth:`encode`'s alignment padding.
+        """
+        check_latents(z, self.network_config)
+        cfg = self.network_config
+        time_axis = not cfg.is_video and z.dim() == (4 if cfg.is_discrete else 5)
+        if time_axis:
+            z = z.squeeze(1 if cfg.is_discrete else 2)
+        z = z.to(self.device, self.dtype) if z.is_floating_point() else z.to(self.device)
+        y = self._tiled(self._backend().decode, z, 1, cfg.spatial_compression, stitch=False)
+        if time_axis:
+            y = y.unsqueeze(2)
+        return y if crop_to is None else crop_center(y, crop_to)
+
+    @torch.no_grad()
+    def autoencode(self, x: Tensor, temporal_window: int | None = None) -> Tensor:
+        """Reconstruct pixels (encode then decode) at the input's shape.
+
+        ``temporal_window=N`` (video, ``N = 1 + k*ct``) reconstructs independent windows
+        of ``N`` frames as the old NeMo model did: not equal to the default, which streams
+        the whole clip exactly.
+        """
+        check_pixels(x, self.network_config)
+        x, time_axis = self._prepare_pixels(x)
+        if temporal_window is None:
+            y = self._reconstruct(x)
+        else:
+            ct = self.network_config.temporal_compression
+            if not self.network_config.is_video:
+                raise ValueError(f"temporal_window is for video tokenizers; {self.network_config.short_name} is an image model")
+            if not isinstance(temporal_window, int) or temporal_window < 1 or (temporal_window - 1) % ct:
+                raise ValueError(f"temporal_window must be 1 + k*{ct} frames (e.g. {1 + 2 * ct}), got {temporal_window!r}")
+            y = torch.cat([self._reconstruct(window) for window in x.split(temporal_window, dim=2)], dim=2)
+        return y.unsqueeze(2) if time_axis else y
+
+    def forward(self, video: np.ndarray, temporal_window: int | None = None) -> np.ndarray:
+        """uint8 numpy ``[B, T, H, W, 3]`` -> its uint8 reconstruction, like the old NeMo model
+        (whose default was independent 17-frame windows; ours streams the whole clip
+        exactly unless ``temporal_window`` is given). Image models take ``[B, H, W, 3]``
+        or ``[B, T, H, W, 3]``, each frame on its own."""
+        check_uint8_video(video, self.network_config.is_video)
+        pixels = uint8_to_pixels(video)  # [B, (T,) 3, H, W]
+        if self.network_config.is_video:
+            y = self.autoencode(pixels.transpose(1, 2), temporal_window=temporal_window).transpose(1, 2)
+        else:
+            y = self.autoencode(pixels.flatten(0, -4), temporal_window=temporal_window).view(pixels.shape)
+        return pixels_to_uint8(y)
+
+    def _prepare_pixels(self, x: Tensor) -> tuple[Tensor, bool]:
+        """Drop an image's time axis of 1 (reported back) and move to the model's device and dtype."""
+        time_axis = not self.network_config.is_video and x.dim() == 5
+        if time_axis:
+            x = x.squeeze(2)
+        return x.to(self.device, self.dtype), time_axis
+
+    def _reconstruct(self, x: Tensor) -> Tensor:
+        cfg = self.network_config
+        padded = pad_pixels(x, cfg.spatial_compression, cfg.temporal_compression if cfg.is_video else None)
+        cs = cfg.spatial_compression
+        return crop_center(self._tiled(self._backend().autoencode, padded, cs, cs, stitch=False), x.shape[2:])
+
+    def _tiled(self, fn, x: Tensor, in_scale: int, out_scale: int, stitch: bool):
+        if self._tile_size is None:
+            return fn(x)
+        cs = self.network_config.spatial_compression
+        return run_tiled(fn, x, self._tile_size // cs, self._tile_overlap // cs, in_scale, out_scale, stitch)
+
+    def _backend(self) -> NativeBackend | TorchScriptBackend:
+        if self.network is None:
+            return TorchScriptBackend(self._scripted)
+        return NativeBackend(self.network, self._chunk_latents)
+
+    def _halves(self) -> str:
+        if self.network is not None:
+            on = {"encoder": self.network.has_encoder, "decoder": self.network.has_decoder}
+            return "+".join(half for half, present in on.items() if present)
+        return "+".join(part for part in ("encoder", "decoder", "autoencoder") if part in self._scripted)
+
+    def _apply(self, fn, *args, **kwargs):
+        """Move and cast the TorchScript modules with the model (they are not submodules, so that
+        the .nemo file holds them once, as artifacts, not a second time in the weights)."""
+        super()._apply(fn, *args, **kwargs)
+        for module in getattr(self, "_scripted", {}).values():
+            module._apply(fn)
+        return self
+
+    # ----------------------------------------------------------------- ModelPT: no training yet
+
+    def setup_training_data(self, train_data_config: DictConfig | dict) -> None:
+        raise NotImplementedError(
+            "CausalVideoTokenizer is inference-only: training or fine-tuning the Cosmos tokenizers is not "
+            "implemented yet, so it takes no training data"
+        )
+
+    def setup_validation_data(self, val_data_config: DictConfig | dict) -> None:
+        raise NotImplementedError(
+            "CausalVideoTokenizer is inference-only: validation loops belong to training, which is not "
+            "implemented yet; use autoencode() or the evaluation recipe to measure reconstructions"
+        )
