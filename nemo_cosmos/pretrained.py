@@ -239,19 +239,18 @@ def resolve_checkpoint_files(
     if path.is_dir():
         return _resolve_directory(path, parts, config, allow_weights)
     if path.exists():
+        nemo = " (a .nemo file loads with CausalVideoTokenizer.restore_from)" if path.suffix == ".nemo" else ""
         raise CheckpointNotFoundError(
             f"{path} is a file; pass the directory that holds the checkpoint files "
-            f"({', '.join(TORCHSCRIPT_FILES.values())}, or {CONFIG_FILE} + {WEIGHTS_FILE})"
+            f"({', '.join(TORCHSCRIPT_FILES.values())}, or {CONFIG_FILE} + {WEIGHTS_FILE}){nemo}"
         )
-    bare = str(name_or_path).removeprefix(f"{HUB_ORGANIZATION}/")
-    if bare not in PRESETS:
-        raise CheckpointNotFoundError(
-            f"{str(name_or_path)!r} is neither an existing directory nor an official model name. "
-            f"Known names (also as {HUB_ORGANIZATION}/<name>): {', '.join(PRESETS)}"
-        )
-    repo_id = hub_repo_id(bare)
+    try:
+        name = canonical_name(str(name_or_path))
+    except ValueError as error:
+        raise CheckpointNotFoundError(f"{str(name_or_path)!r} is not an existing directory, and {error}") from error
+    repo_id = hub_repo_id(name)
     files = {part: _hub_file(repo_id, TORCHSCRIPT_FILES[part], revision, cache_dir, token) for part in parts}
-    return CheckpointFiles(preset_config(bare), f"{repo_id} (Hugging Face Hub)", torchscript=files)
+    return CheckpointFiles(preset_config(name), f"{repo_id} (Hugging Face Hub)", torchscript=files)
 
 
 def _resolve_directory(directory: Path, parts: list[str], config, allow_weights: bool) -> CheckpointFiles:

@@ -165,7 +165,8 @@ def smooth_video(frames: int, height: int, width: int, seed: int = 0) -> Tensor:
         for _ in range(4):
             cy, cx, speed, radius, amplitude = torch.rand(5, generator=generator).tolist()
             centre_x = cx + 0.02 * (speed - 0.5) * t
-            value = value + (amplitude - 0.4) * torch.exp(-((y - cy) ** 2 + (x - centre_x) ** 2) / (0.02 + 0.05 * radius))
+            distance = (y - cy) ** 2 + (x - centre_x) ** 2
+            value = value + (amplitude - 0.4) * torch.exp(-distance / (0.02 + 0.05 * radius))
         value = value + 0.03 * torch.sin(40 * x + 7 * c) * torch.sin(30 * y + 0.3 * t)
         channels.append(value.expand(frames, height, width))
     return torch.stack(channels).unsqueeze(0).clamp(-1, 1)

@@ -14,7 +14,14 @@ from safetensors.torch import load_file, save_file
 
 from nemo_cosmos import CausalVideoTokenizer, build_network
 from nemo_cosmos.pretrained import PRESETS, CheckpointMismatchError, CheckpointNotFoundError
-from nemo_cosmos.testing import export_torchscript, fill_with_formula, small_config, smooth_video, use_offline_hub_cache, write_hub_cache
+from nemo_cosmos.testing import (
+    export_torchscript,
+    fill_with_formula,
+    small_config,
+    smooth_video,
+    use_offline_hub_cache,
+    write_hub_cache,
+)
 
 
 def _clip(family: str, frames: int = 5, height: int = 32, width: int = 32, seed: int = 0) -> torch.Tensor:
@@ -78,7 +85,9 @@ def test_full_model_loads_both_halves_from_autoencoder_jit(checkpoints):
     full = CausalVideoTokenizer.from_pretrained(checkpoints["DV"], load_encoder=False, load_full_model=True)
     assert full.network.has_encoder and full.network.has_decoder
     assert torch.equal(full.autoencode(x), halves.autoencode(x))
-    scripted = CausalVideoTokenizer.from_pretrained(checkpoints["DV"], False, False, load_full_model=True, use_pytorch=False)
+    scripted = CausalVideoTokenizer.from_pretrained(
+        checkpoints["DV"], load_encoder=False, load_decoder=False, load_full_model=True, use_pytorch=False
+    )
     torch.testing.assert_close(scripted.autoencode(x), halves.autoencode(x), atol=1e-4, rtol=1e-4)
     with pytest.raises(RuntimeError, match="loaded without encoder.jit"):
         scripted.encode(x)
@@ -130,10 +139,12 @@ def _native_copy(checkpoints, tmp_path, edit):
 def test_strict_loading_names_missing_and_misshaped_keys(checkpoints, tmp_path):
     key = "decoder.conv_in.0.conv3d.weight"
     missing = _native_copy(checkpoints, tmp_path, lambda w: w.pop(key))
-    with pytest.raises(CheckpointMismatchError, match=f"model.safetensors does not fit Cosmos CV4x8x8.*1 missing: {key}"):
+    expected = f"model.safetensors does not fit Cosmos CV4x8x8.*1 missing: {key}"
+    with pytest.raises(CheckpointMismatchError, match=expected):
         CausalVideoTokenizer.from_pretrained(missing)
     reshaped = _native_copy(checkpoints, tmp_path, lambda w: w.update({key: w[key][:, :-1]}))
-    with pytest.raises(CheckpointMismatchError, match=rf"wrongly shaped: {key} \[64, 15, 1, 3, 3\] \(expected \[64, 16, 1, 3, 3\]\)"):
+    expected = rf"wrongly shaped: {key} \[64, 15, 1, 3, 3\] \(expected \[64, 16, 1, 3, 3\]\)"
+    with pytest.raises(CheckpointMismatchError, match=expected):
         CausalVideoTokenizer.from_pretrained(reshaped)
 
 
@@ -236,7 +247,8 @@ def test_tiled_reconstruction_stays_close_to_untiled(checkpoints):
     indices_model = CausalVideoTokenizer.from_pretrained(checkpoints["DV"], tile_size=32, tile_overlap=16)
     indices, codes = indices_model.encode(_clip("DV", frames=1, height=64, width=96))
     assert indices.shape == (1, 1, 8, 12) and codes.shape == (1, 6, 1, 8, 12)
-    torch.testing.assert_close(indices_model.network.quantizer.indices_to_codes(indices), codes)  # stitched consistently
+    # stitched consistently: each position's indices and codes come from the same tile
+    torch.testing.assert_close(indices_model.network.quantizer.indices_to_codes(indices), codes)
 
 
 def test_image_models_take_both_layouts(checkpoints):
@@ -261,7 +273,8 @@ def test_device_and_dtype(checkpoints):
     x = _clip("CV")
     (latent,) = half.encode(x)  # float32 input is cast to the model's dtype
     assert latent.dtype == torch.bfloat16
-    torch.testing.assert_close(latent.float(), CausalVideoTokenizer.from_pretrained(checkpoints["CV"], device="cpu").encode(x)[0], atol=0.1, rtol=0.05)
+    full_precision = CausalVideoTokenizer.from_pretrained(checkpoints["CV"], device="cpu").encode(x)[0]
+    torch.testing.assert_close(latent.float(), full_precision, atol=0.1, rtol=0.05)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             CausalVideoTokenizer.from_pretrained(checkpoints["CV"], device="cuda")

@@ -45,8 +45,8 @@ def test_offline_with_empty_cache_says_what_and_where(offline_cache):
     with pytest.raises(CheckpointNotFoundError) as error:
         resolve_checkpoint_files("Cosmos-Tokenizer-CV8x8x8", ["encoder"])
     message = str(error.value)
-    for part in ("encoder.jit", "nvidia/Cosmos-Tokenizer-CV8x8x8", str(offline_cache), "HF_HUB_OFFLINE=1", "hf download"):
-        assert part in message
+    expected = ("encoder.jit", "nvidia/Cosmos-Tokenizer-CV8x8x8", str(offline_cache), "HF_HUB_OFFLINE=1", "hf download")
+    assert all(part in message for part in expected), message
 
 
 def test_a_file_missing_from_the_cached_snapshot_is_reported(tmp_path, offline_cache):
@@ -60,7 +60,7 @@ def test_a_file_missing_from_the_cached_snapshot_is_reported(tmp_path, offline_c
 def test_unknown_name_lists_the_known_ones(tmp_path):
     with pytest.raises(CheckpointNotFoundError) as error:
         resolve_checkpoint_files("Cosmos-Tokenizer-XV9x9x9", ["encoder"])
-    assert "neither an existing directory nor an official model name" in str(error.value)
+    assert "'Cosmos-Tokenizer-XV9x9x9' is not an existing directory, and unknown tokenizer" in str(error.value)
     assert all(name in str(error.value) for name in PRESETS)
     with pytest.raises(ValueError, match="non-empty subset"):
         resolve_checkpoint_files("Cosmos-Tokenizer-DV8x8x8", ["quantizer"])
@@ -108,3 +108,6 @@ def test_missing_files_in_a_directory_say_what_is_there(tmp_path):
     assert "load_full_model=True" in message
     with pytest.raises(CheckpointNotFoundError, match="is a file; pass the directory"):
         resolve_checkpoint_files(directory / "encoder.jit", ["encoder"])
+    (directory / "model.nemo").write_bytes(b"")
+    with pytest.raises(CheckpointNotFoundError, match="loads with CausalVideoTokenizer.restore_from"):
+        resolve_checkpoint_files(directory / "model.nemo", ["encoder"])

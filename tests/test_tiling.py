@@ -1,8 +1,4 @@
-"""Spatial tiling: layout, exact assembly for local functions, bounded peak memory."""
-
-import subprocess
-import sys
-import textwrap
+"""Spatial tiling: tile layout, and exact assembly (blending, stitching) of local functions."""
 
 import pytest
 import torch
@@ -11,7 +7,9 @@ import torch.nn.functional as F
 from nemo_cosmos.models.tiling import run_tiled, tile_spans
 
 
-@pytest.mark.parametrize("length,tile,overlap", [(5, 8, 2), (8, 8, 2), (9, 8, 2), (24, 8, 2), (25, 8, 3), (16, 10, 5), (100, 7, 0)])
+@pytest.mark.parametrize(
+    "length,tile,overlap", [(5, 8, 2), (8, 8, 2), (9, 8, 2), (24, 8, 2), (25, 8, 3), (16, 10, 5), (100, 7, 0)]
+)
 def test_tiles_cover_everything_with_the_overlap_asked_for(length, tile, overlap):
     spans = tile_spans(length, tile, overlap)
     assert spans[0][0] == 0 and spans[-1][1] == length

@@ -230,11 +230,14 @@ class CausalVideoTokenizer(ModelPT):
         for name in PRESETS:
             config = preset_config(name)
             what = f"{FAMILIES[config.family]} tokenizer"
-            codes = f", FSQ codebook of {config.codebook_size:,}" if config.is_discrete else f", {config.latent_channels}-channel latents"
+            if config.is_discrete:
+                output = f"FSQ codebook of {config.codebook_size:,}"
+            else:
+                output = f"{config.latent_channels}-channel latents"
             models.append(
                 PretrainedModelInfo(
                     pretrained_model_name=name,
-                    description=f"NVIDIA Cosmos {what} {config.short_name}{codes}",
+                    description=f"NVIDIA Cosmos {what} {config.short_name}, {output}",
                     location=f"https://huggingface.co/{hub_repo_id(name)}",
                     class_=cls,
                     aliases=[hub_repo_id(name)],
@@ -245,15 +248,19 @@ class CausalVideoTokenizer(ModelPT):
     # ----------------------------------------------------------------- inference options
 
     def configure_inference(
-        self, chunk_latents: int | None = DEFAULT_CHUNK_LATENTS, tile_size: int | None = None, tile_overlap: int | None = None
+        self,
+        chunk_latents: int | None = DEFAULT_CHUNK_LATENTS,
+        tile_size: int | None = None,
+        tile_overlap: int | None = None,
     ) -> None:
         """Set streaming (latent frames per chunk, ``None``: one pass) and tiling (pixels,
         ``tile_size`` ``None``: off); kept in the config, so ``save_to`` keeps them."""
         self._set_inference_options(chunk_latents, tile_size, tile_overlap)
         with open_dict(self._cfg):
-            self._cfg.chunk_latents, self._cfg.tile_size, self._cfg.tile_overlap = chunk_latents, tile_size, tile_overlap
+            self._cfg.chunk_latents = chunk_latents
+            self._cfg.tile_size, self._cfg.tile_overlap = tile_size, tile_overlap
 
-    def _set_inference_options(self, chunk_latents: int | None, tile_size: int | None, tile_overlap: int | None) -> None:
+    def _set_inference_options(self, chunk_latents: int | None, tile_size: int | None, tile_overlap: int | None):
         cs = self.network_config.spatial_compression
         if chunk_latents is not None and (not isinstance(chunk_latents, int) or chunk_latents < 1):
             raise ValueError(f"chunk_latents must be a positive number of latent frames or None, got {chunk_latents!r}")
@@ -317,9 +324,10 @@ class CausalVideoTokenizer(ModelPT):
         if temporal_window is None:
             y = self._reconstruct(x)
         else:
-            ct = self.network_config.temporal_compression
-            if not self.network_config.is_video:
-                raise ValueError(f"temporal_window is for video tokenizers; {self.network_config.short_name} is an image model")
+            cfg = self.network_config
+            ct = cfg.temporal_compression
+            if not cfg.is_video:
+                raise ValueError(f"temporal_window is for video tokenizers; {cfg.short_name} is an image model")
             if not isinstance(temporal_window, int) or temporal_window < 1 or (temporal_window - 1) % ct:
                 raise ValueError(f"temporal_window must be 1 + k*{ct} frames (e.g. {1 + 2 * ct}), got {temporal_window!r}")
             y = torch.cat([self._reconstruct(window) for window in x.split(temporal_window, dim=2)], dim=2)

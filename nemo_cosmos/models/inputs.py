@@ -56,7 +56,10 @@ def check_latents(z: Tensor, config: TokenizerConfig) -> None:
             raise ValueError(f"indices must lie in 0..{config.codebook_size - 1}, got {low}..{high}")
         return
     channels = config.latent_channels
-    expected = f"latents [B, {channels}, t, h, w]" if video else f"latents [B, {channels}, h, w] or [B, {channels}, 1, h, w]"
+    if video:
+        expected = f"latents [B, {channels}, t, h, w]"
+    else:
+        expected = f"latents [B, {channels}, h, w] or [B, {channels}, 1, h, w]"
     _check_layout(z, expected, channels, video, channel_axis=True)
     if not z.is_floating_point():
         raise ValueError(f"expected float latents, got dtype {z.dtype}")
