@@ -1,10 +1,5 @@
-"""The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files.
-
-::
-
-    nemo-cosmos encode clip.mp4 photo.png --model Cosmos-Tokenizer-DV8x8x8 --output-dir tokens/
-    nemo-cosmos decode tokens/clip.safetensors --output clip_decoded.mp4
-    nemo-cosmos reconstruct clip.mp4 --model ./my-tokenizer-dir --device cuda
+"""The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files
+(``nemo-cosmos --help`` shows examples).
 
 Images are read with Pillow, videos with PyAV at their own frame rate; reconstructions
 are written as png (images) or mp4 (video, at the original fps). ``encode`` writes one
@@ -14,12 +9,13 @@ does both and prints the PSNR of each file (uint8, MSE over the whole video).
 
 The command only parses, reads and writes files and calls ``CausalVideoTokenizer``: padding
 to the compression grid, streaming and tiling are the model's. NeMo is imported inside
-the commands, so ``--help`` stays quick. A file that is missing, corrupt or unsuitable
-gets one line on stderr naming it; the other files are still processed and the exit
-status is 1.
+the commands, so ``--help`` stays quick. Errors are one line on stderr naming the file,
+and the exit status is 1: a missing input stops the command before any model loads; a
+corrupt or unsuitable one is reported and the other files are still processed.
 """
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -29,6 +25,11 @@ from pathlib import Path
 import numpy as np
 
 PROG = "nemo-cosmos"
+EXAMPLES = """examples:
+  nemo-cosmos encode clip.mp4 photo.png --model Cosmos-Tokenizer-DV8x8x8 --output-dir tokens/
+  nemo-cosmos decode tokens/clip.safetensors --output clip_decoded.mp4
+  nemo-cosmos reconstruct clip.mp4 --model ./my-tokenizer-dir --device cuda
+"""
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
@@ -43,10 +44,9 @@ class CommandError(Exception):
 def _chunk_latents(text: str) -> int | None:
     if text.lower() == "none":
         return None
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number of latent frames or 'none', got {text}")
-    return value
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of latent frames or 'none', got {text!r}")
+    return int(text)
 
 
 def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -65,7 +65,8 @@ def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
         type=_chunk_latents,
         default=argparse.SUPPRESS,
         metavar="N",
-        help="stream video through the causal network N latent frames at a time (exact; bounds memory); 'none' runs one pass",
+        help="stream video through the causal network N latent frames at a time (exact, bounds memory; default: the model's); "
+        "'none' runs each clip in one pass",
     )
     group.add_argument(
         "--tile-size", type=int, default=argparse.SUPPRESS, metavar="PIXELS", help="cut frames into tiles of this size (bounds memory on large frames)"
@@ -81,12 +82,17 @@ def _add_io_options(parser: argparse.ArgumentParser, inputs_help: str) -> None:
 
 
 def _add_video_writer_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--crf", type=int, help="H.264 quality of written mp4 files (0 is lossless with odd sizes; default: libx264's 23)")
+    parser.add_argument("--crf", type=int, help="H.264 constant rate factor of written mp4 files (lower is better, 0 is lossless in YUV; default: libx264's 23)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nemo-cosmos`` and its three subcommands."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Encode, decode and reconstruct images and videos with NVIDIA Cosmos tokenizers.")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Encode, decode and reconstruct images and videos with NVIDIA Cosmos tokenizers.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     encode = commands.add_parser("encode", help="images/videos -> tokens or latents (.safetensors)", description=encode_files.__doc__)
@@ -323,7 +329,7 @@ def decode_files(args: argparse.Namespace) -> int:
         if model_name not in models:
             models[model_name] = load_model(args, model_name, encoder=False, decoder=True)
         model = models[model_name]
-        if model.network_config.to_dict() != record.config:
+        if json.loads(json.dumps(model.network_config.to_dict())) != record.config:  # as the file stores it (tuples become lists)
             raise CommandError(
                 f"{source}: was encoded by a {_short_name(record.config)} network ({record.model}), but {model_name} "
                 f"is a {model.network_config.short_name} with another config; pass the model it came from with --model"
