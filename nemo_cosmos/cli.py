@@ -193,7 +193,7 @@ def _require_files(paths: Sequence[Path]) -> None:
     """Fail before loading any model when an input does not exist."""
     for path in paths:
         if not path.is_file():
-            raise CommandError(f"{path}: no such file")
+            raise CommandError(f"{path}: " + ("is not a file" if path.exists() else "no such file"))
 
 
 def psnr_uint8(reference: np.ndarray, reconstruction: np.ndarray) -> float:

@@ -21,9 +21,9 @@ from data_samples import moving_shapes, write_moving_shapes_video
 from safetensors import safe_open
 
 import nemo_cosmos
-
 from nemo_cosmos.cli import main, psnr_uint8
 from nemo_cosmos.data import frames_to_tensor, probe_video, read_image, read_video, tensor_to_frames, write_image
+from nemo_cosmos.models import CausalVideoTokenizer
 from nemo_cosmos.testing import fill_with_formula
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +32,6 @@ IMAGE_HEIGHT, IMAGE_WIDTH = 30, 41
 
 
 def _save_small_model(family: str, directory: Path) -> Path:
-    from nemo_cosmos.models import CausalVideoTokenizer
-
     model = CausalVideoTokenizer(CausalVideoTokenizer.make_config(small_config(family), device="cpu", dtype="float32"))
     fill_with_formula(model.network)
     model.save_pretrained(directory)
@@ -56,9 +54,7 @@ def files(tmp_path_factory):
     }
 
 
-def _load(directory: Path):
-    from nemo_cosmos.models import CausalVideoTokenizer
-
+def _load(directory: Path) -> CausalVideoTokenizer:
     return CausalVideoTokenizer.from_pretrained(directory, device="cpu", dtype="float32")
 
 
@@ -171,6 +167,10 @@ def test_bad_files_give_one_line_errors(files, tmp_path, capsys):
     assert main(["encode", str(files["image"]), "--model", str(tmp_path / "no-such-model")]) == 1
     errors = _error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and "no-such-model" in errors[0]
+
+    assert main(["encode", str(files["image"]), "--model", str(files["ci"]), "--tile-size", "12"]) == 1  # reaches the model
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "tile_size=12" in errors[0]
 
 
 def test_output_may_not_overwrite_the_input(files, tmp_path, capsys):
