@@ -59,7 +59,9 @@ def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
     )
     group.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     group.add_argument("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 on cuda, float32 on cpu)")
-    group.add_argument("--torchscript", action="store_true", help="run the official TorchScript files as they are instead of the native network")
+    group.add_argument(
+        "--torchscript", action="store_true", help="run the official TorchScript files as they are instead of the native network"
+    )
     group.add_argument(
         "--chunk-latents",
         type=_chunk_latents,
@@ -69,9 +71,15 @@ def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
         "'none' runs each clip in one pass",
     )
     group.add_argument(
-        "--tile-size", type=int, default=argparse.SUPPRESS, metavar="PIXELS", help="cut frames into tiles of this size (bounds memory on large frames)"
+        "--tile-size",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="PIXELS",
+        help="cut frames into tiles of this size (bounds memory on large frames)",
     )
-    group.add_argument("--tile-overlap", type=int, default=argparse.SUPPRESS, metavar="PIXELS", help="overlap between tiles (default: the model's)")
+    group.add_argument(
+        "--tile-overlap", type=int, default=argparse.SUPPRESS, metavar="PIXELS", help="overlap between tiles (default: the model's)"
+    )
 
 
 def _add_io_options(parser: argparse.ArgumentParser, inputs_help: str) -> None:
@@ -82,7 +90,11 @@ def _add_io_options(parser: argparse.ArgumentParser, inputs_help: str) -> None:
 
 
 def _add_video_writer_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--crf", type=int, help="H.264 constant rate factor of written mp4 files (lower is better, 0 is lossless in YUV; default: libx264's 23)")
+    parser.add_argument(
+        "--crf",
+        type=int,
+        help="H.264 constant rate factor of written mp4 files (lower is better, 0 is lossless in YUV; default: libx264's 23)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video_writer_options(decode)
     decode.set_defaults(run=decode_files)
 
-    reconstruct = commands.add_parser("reconstruct", help="encode and decode, write the result and print PSNR", description=reconstruct_files.__doc__)
+    reconstruct = commands.add_parser(
+        "reconstruct", help="encode and decode, write the result and print PSNR", description=reconstruct_files.__doc__
+    )
     _add_io_options(reconstruct, "image or video files")
     _add_model_options(reconstruct, required=True)
     reconstruct.add_argument(
@@ -146,9 +160,11 @@ def read_media(path: Path) -> Media:
     from nemo_cosmos.data import UnreadableMediaError, iter_frames, probe_video, read_image
 
     if is_image_path(path):
-        return Media(read_image(path)[None].copy(), is_video=False)  # writable: torch.from_numpy warns on Pillow's read-only view
+        # a writable copy: torch.from_numpy warns on the read-only view Pillow gives
+        return Media(read_image(path)[None].copy(), is_video=False)
     info = probe_video(path)
-    frames = [frame for _, frame in tqdm(iter_frames(path), total=info.num_frames, desc=f"read {path.name}", unit="frame", leave=False)]
+    progress = tqdm(iter_frames(path), total=info.num_frames, desc=f"read {path.name}", unit="frame", leave=False)
+    frames = [frame for _, frame in progress]
     if not frames:
         raise UnreadableMediaError(path, "video has no decodable frames")
     return Media(np.stack(frames), is_video=True, fps=info.fps)
@@ -168,7 +184,9 @@ def write_media(path: Path, frames: np.ndarray, is_video: bool, fps: float | Non
             writer.write(frame)
 
 
-def plan_outputs(inputs: Sequence[Path], output: Path | None, output_dir: Path | None, name: Callable[[Path], str]) -> list[Path]:
+def plan_outputs(
+    inputs: Sequence[Path], output: Path | None, output_dir: Path | None, name: Callable[[Path], str]
+) -> list[Path]:
     """The output path of each input: ``output`` (one input), else ``name(input)`` in
     ``output_dir`` or beside the input. Refuses to overwrite an input or write two outputs
     to the same path."""
@@ -184,7 +202,9 @@ def plan_outputs(inputs: Sequence[Path], output: Path | None, output_dir: Path |
         if key == source.resolve():
             raise CommandError(f"{target}: output would overwrite its input; choose another --output or --output-dir")
         if key in seen:
-            raise CommandError(f"{target}: both {seen[key]} and {source} would be written there; use separate --output-dir runs")
+            raise CommandError(
+                f"{target}: both {seen[key]} and {source} would be written there; use separate --output-dir runs"
+            )
         seen[key] = source
     return outputs
 
@@ -235,7 +255,9 @@ def model_input(media: Media, path: Path, model):
 
     config = model.network_config
     if media.is_video and not config.is_video:
-        raise CommandError(f"{path}: is a video, but {config.short_name} is an image tokenizer; use a video tokenizer (CV or DV)")
+        raise CommandError(
+            f"{path}: is a video, but {config.short_name} is an image tokenizer; use a video tokenizer (CV or DV)"
+        )
     pixels = frames_to_tensor(media.frames)[None]  # [1, 3, T, H, W]
     return pixels if config.is_video else pixels[:, :, 0]
 
@@ -246,7 +268,8 @@ def padding_applied(frames: np.ndarray, model) -> dict[str, list[int]]:
 
     config = model.network_config
     t, h, w = frames.shape[:3]
-    padding = {"height": list(split_padding(h, config.spatial_compression)), "width": list(split_padding(w, config.spatial_compression))}
+    cs = config.spatial_compression
+    padding = {"height": list(split_padding(h, cs)), "width": list(split_padding(w, cs))}
     if config.is_video:
         padding["frames"] = list(split_padding(t, config.temporal_compression, extra=1))
     return padding
@@ -263,7 +286,9 @@ def model_output_frames(pixels, model) -> np.ndarray:
 # ----------------------------------------------------------------- commands
 
 
-def _for_each(inputs: Sequence[Path], outputs: Sequence[Path], description: str, work: Callable[[Path, Path], None]) -> int:
+def _for_each(
+    inputs: Sequence[Path], outputs: Sequence[Path], description: str, work: Callable[[Path, Path], None]
+) -> int:
     """Run ``work(input, output)`` for every file under a progress bar; a file that fails
     gets one line on stderr and the rest go on. Returns the number of failures."""
     from tqdm import tqdm
@@ -329,7 +354,8 @@ def decode_files(args: argparse.Namespace) -> int:
         if model_name not in models:
             models[model_name] = load_model(args, model_name, encoder=False, decoder=True)
         model = models[model_name]
-        if json.loads(json.dumps(model.network_config.to_dict())) != record.config:  # as the file stores it (tuples become lists)
+        stored_form = json.loads(json.dumps(model.network_config.to_dict()))  # as the file has it: tuples become lists
+        if stored_form != record.config:
             raise CommandError(
                 f"{source}: was encoded by a {_short_name(record.config)} network ({record.model}), but {model_name} "
                 f"is a {model.network_config.short_name} with another config; pass the model it came from with --model"
@@ -344,7 +370,10 @@ def reconstruct_files(args: argparse.Namespace) -> int:
     """Encode and decode images and videos, write the reconstructions (png, or mp4 at the
     original fps) and print each file's PSNR (uint8, MSE over the whole video)."""
     _require_files(args.inputs)
-    outputs = plan_outputs(args.inputs, args.output, args.output_dir, lambda path: f"{path.stem}.reconstructed.{_suffix_for('image' if is_image_path(path) else 'video')}")
+    def name(path: Path) -> str:
+        return f"{path.stem}.reconstructed.{_suffix_for('image' if is_image_path(path) else 'video')}"
+
+    outputs = plan_outputs(args.inputs, args.output, args.output_dir, name)
     model = load_model(args, args.model, encoder=True, decoder=True)
     scores = []
 

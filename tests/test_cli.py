@@ -193,7 +193,10 @@ def test_console_script_runs_as_a_process(files, tmp_path):
 
 
 def test_help_does_not_import_nemo_and_the_entry_point_is_declared(tmp_path):
-    probe = "import sys; from nemo_cosmos.cli import build_parser; build_parser().format_help(); print(sorted(m for m in sys.modules if m == 'nemo' or m.startswith('nemo.')))"
+    probe = (
+        "import sys; from nemo_cosmos.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in sys.modules if m == 'nemo' or m.startswith('nemo.')))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]

@@ -112,10 +112,11 @@ def load_token_file(path: str | Path) -> TokenFile:
     if metadata.get("format") != FORMAT:
         raise UnreadableMediaError(path, f"is not a {FORMAT} file (safetensors metadata format={metadata.get('format')!r})")
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise UnreadableMediaError(path, f"has format_version {metadata.get('format_version')!r}; this nemo-cosmos reads {FORMAT_VERSION!r}")
+        found = metadata.get("format_version")
+        raise UnreadableMediaError(path, f"has format_version {found!r}; this nemo-cosmos reads {FORMAT_VERSION!r}")
     if len(tensors) != 1:
         raise UnreadableMediaError(path, f"must hold exactly one tensor named {' or '.join(TENSOR_NAMES)}, holds {names}")
-    (tensor_name, tensor), = tensors.items()
+    ((tensor_name, tensor),) = tensors.items()
     try:
         video = metadata["media"] == "video"
         return TokenFile(
