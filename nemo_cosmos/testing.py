@@ -172,22 +172,6 @@ def smooth_video(frames: int, height: int, width: int, seed: int = 0) -> Tensor:
     return torch.stack(channels).unsqueeze(0).clamp(-1, 1)
 
 
-def small_config(family: str, temporal_compression: int = 4, spatial_compression: int = 8):
-    """A tiny network config of ``family`` (CI, DI, CV, DV) for fast tests (GroupNorm(32) in
-    the image models needs widths divisible by 32)."""
-    from nemo_cosmos.networks import TokenizerConfig
-
-    video = family.endswith("V")
-    return TokenizerConfig(
-        family=family,
-        spatial_compression=spatial_compression,
-        temporal_compression=temporal_compression if video else 1,
-        channels=32,
-        channels_mult=[1, 2, 2],
-        num_res_blocks=1,
-    )
-
-
 def write_hub_cache(cache_dir: str | Path, repo_id: str, files: dict[str, Path], commit: str | None = None) -> Path:
     """Lay ``files`` (name in the repo -> file on disk) out as huggingface_hub's cache does:
     ``models--<org>--<name>/blobs/<sha256>``, ``snapshots/<commit>/<name>`` symlinks to the

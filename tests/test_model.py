@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from conftest import small_config
 from nemo_cosmos import CausalVideoTokenizer, build_network
 from nemo_cosmos.pretrained import PRESETS, CheckpointMismatchError, CheckpointNotFoundError
 from nemo_cosmos.testing import (
     export_torchscript,
     fill_with_formula,
-    small_config,
     smooth_video,
     use_offline_hub_cache,
     write_hub_cache,
@@ -29,7 +29,7 @@ def _clip(family: str, frames: int = 5, height: int = 32, width: int = 32, seed:
     return x if family.endswith("V") else x[:, :, 0].expand(2, -1, -1, -1).clone()
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def one_thread():
     """Tiny networks gain nothing from intra-op threads, and on a busy machine spinning
     threads make each small op up to 100x slower."""
@@ -313,12 +313,36 @@ def test_bad_inputs_raise_value_errors(models, family, method, value, message):
         getattr(models[family], method)(value)
 
 
-def test_listed_models_and_inference_only(models):
+def test_listed_models(models):
     listed = CausalVideoTokenizer.list_available_models()
     assert [info.pretrained_model_name for info in listed] == list(PRESETS)
     assert listed[-1].location == "https://huggingface.co/nvidia/Cosmos-1.0-Tokenizer-DV8x16x16"
     assert listed[-1].aliases == ["nvidia/Cosmos-1.0-Tokenizer-DV8x16x16"] and listed[-1].class_ is CausalVideoTokenizer
-    with pytest.raises(NotImplementedError, match="inference-only"):
-        models["CV"].setup_training_data({})
     with pytest.raises(ValueError, match="tile_size must be a multiple of 8"):
         models["CV"].configure_inference(tile_size=60)
+
+
+def test_training_step_through_the_model(tmp_path):
+    """The training mixin drives this model: one Lightning step on generated photos
+    changes the native network's weights and keeps the inference settings."""
+    import lightning.pytorch as pl
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(2):
+        frame = smooth_video(1, 48, 48, seed=seed)[0, :, 0].permute(1, 2, 0)
+        Image.fromarray(((frame + 1) * 127.5).round().byte().numpy()).save(photos / f"{seed}.png")
+    cfg = CausalVideoTokenizer.make_config(small_config("CI"), dtype="float32", device="cpu")
+    cfg.train_ds = {"sources": str(photos), "size": 32, "frames": 1, "samples": 2, "batch_size": 2}
+    cfg.optim = {"name": "adamw", "lr": 1e-3}
+    cfg.loss = {"ssim_weight": 0.2}
+    model = CausalVideoTokenizer(cfg)
+    before = model.network.decoder.conv_out.weight.detach().clone()
+    trainer = pl.Trainer(
+        max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )
+    trainer.fit(model)
+    assert not torch.equal(model.network.decoder.conv_out.weight, before)
+    assert model.cfg.chunk_latents == 2 and model.autoencode(_clip("CI")).shape == _clip("CI").shape

@@ -5,13 +5,14 @@ import json
 import huggingface_hub
 import pytest
 
+from conftest import small_config
 from nemo_cosmos.pretrained import (
     PRESETS,
     CheckpointNotFoundError,
     preset_config,
     resolve_checkpoint_files,
 )
-from nemo_cosmos.testing import small_config, use_offline_hub_cache, write_hub_cache
+from nemo_cosmos.testing import use_offline_hub_cache, write_hub_cache
 
 
 @pytest.fixture

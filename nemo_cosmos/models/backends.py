@@ -3,24 +3,11 @@ official TorchScript modules. Both take and return what the model's methods do:
 ``encode`` -> tuple (``(latent,)`` or ``(indices, codes)``), ``decode`` and
 ``autoencode`` -> pixels."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor
 
-from nemo_cosmos.modules import stop_streaming
 from nemo_cosmos.networks import CosmosTokenizer
 from nemo_cosmos.networks.streaming import frame_chunks
-
-
-@contextmanager
-def _streaming_cleared(network: CosmosTokenizer) -> Iterator[None]:
-    """Leave no causal state behind if a streamed call fails half way."""
-    try:
-        yield
-    finally:
-        stop_streaming(network)
 
 
 class NativeBackend:
@@ -35,13 +22,11 @@ class NativeBackend:
         self.chunk_frames = chunk_latents * network.config.temporal_compression if self.chunk_latents else None
 
     def encode(self, x: Tensor) -> tuple[Tensor, ...]:
-        with _streaming_cleared(self.network):
-            encoded = self.network.encode(x, chunk_frames=self.chunk_frames)
+        encoded = self.network.encode(x, chunk_frames=self.chunk_frames)
         return encoded if isinstance(encoded, tuple) else (encoded,)
 
     def decode(self, z: Tensor) -> Tensor:
-        with _streaming_cleared(self.network):
-            return self.network.decode(z, chunk_latents=self.chunk_latents)
+        return self.network.decode(z, chunk_latents=self.chunk_latents)
 
     def autoencode(self, x: Tensor) -> Tensor:
         """Encode and decode; a streamed clip goes chunk by chunk through both halves, so
@@ -49,14 +34,12 @@ class NativeBackend:
         if self.chunk_frames is None:
             return self.decode(self.encode(x)[0])
         self.network.check_pixels(x)
-        with _streaming_cleared(self.network):
-            encoder, decoder = self.network.encoder_stream(), self.network.decoder_stream()
-            frames = []
-            for chunk in frame_chunks(x, self.chunk_frames, self.network.config.temporal_compression):
+        chunks = frame_chunks(x, self.chunk_frames, self.network.config.temporal_compression)
+        frames = []
+        with self.network.encoder_stream() as encoder, self.network.decoder_stream() as decoder:
+            for chunk in chunks:
                 encoded = encoder.push(chunk)
                 frames.append(decoder.push(encoded[0] if isinstance(encoded, tuple) else encoded))
-            encoder.close()
-            decoder.close()
         return torch.cat(frames, dim=2)
 
 

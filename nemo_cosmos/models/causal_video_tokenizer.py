@@ -10,7 +10,7 @@ long videos and large frames:
   instead cuts a clip into independent windows as the old NeMo model did (the causal
   context restarts at each window, so results differ from one pass);
 - large frames can be cut into overlapping tiles (``tile_size``, ``tile_overlap``),
-  bounding memory at the price of a small seam error (see ``models/tiling.py``).
+  bounding memory at the price of an approximation error (see ``models/tiling.py``).
 """
 
 from collections.abc import Sequence
@@ -28,6 +28,7 @@ from nemo_cosmos.models.alignment import crop_center, pad_pixels
 from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
 from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels
 from nemo_cosmos.models.tiling import run_tiled
+from nemo_cosmos.models.training import TokenizerTrainingMixin
 from nemo_cosmos.networks import CosmosTokenizer, TokenizerConfig
 from nemo_cosmos.networks.config import FAMILIES
 from nemo_cosmos.pretrained import (
@@ -67,14 +68,15 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return _DTYPES[name]
 
 
-class CausalVideoTokenizer(ModelPT):
+class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
     """A Cosmos image or video tokenizer (CI, DI, CV, DV) as a NeMo ``ModelPT``.
 
     Usually made by :meth:`from_pretrained`; ``CausalVideoTokenizer(cfg)`` builds one from a
     config made by :meth:`make_config` (weights then come from ``restore_from`` or a load).
     Pixels are float tensors in ``[-1, 1]``: video ``[B, 3, T, H, W]``, images
     ``[B, 3, H, W]`` or ``[B, 3, 1, H, W]``, any size (aligned by padding, see
-    ``models/alignment.py``). Inference only: the methods run without gradients.
+    ``models/alignment.py``). The inference methods run without gradients; training
+    (``train_ds``, ``optim``, ``loss`` in the config) is :class:`TokenizerTrainingMixin`'s.
     """
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -86,12 +88,15 @@ class CausalVideoTokenizer(ModelPT):
         torchscript = {part: path for part, path in (self._cfg.get("torchscript") or {}).items() if path}
         self._scripted: dict[str, torch.jit.ScriptModule] = {}
         if torchscript:
+            if self._cfg.get("train_ds") is not None:
+                raise ValueError("training needs the native network; load the weights with use_pytorch=True")
             self.network = None
             for part, path in torchscript.items():
                 local = self.register_artifact(f"torchscript.{part}", path)
                 self._scripted[part] = torch.jit.load(local, map_location=device).eval()
         else:
             self.network = CosmosTokenizer(self.network_config, encoder=self._cfg.encoder, decoder=self._cfg.decoder)
+            self.setup_training_parts()
         self.to(device=device, dtype=dtype)
         self.eval()
 
@@ -383,17 +388,3 @@ class CausalVideoTokenizer(ModelPT):
         for module in getattr(self, "_scripted", {}).values():
             module._apply(fn)
         return self
-
-    # ----------------------------------------------------------------- ModelPT: no training yet
-
-    def setup_training_data(self, train_data_config: DictConfig | dict) -> None:
-        raise NotImplementedError(
-            "CausalVideoTokenizer is inference-only: training or fine-tuning the Cosmos tokenizers is not "
-            "implemented yet, so it takes no training data"
-        )
-
-    def setup_validation_data(self, val_data_config: DictConfig | dict) -> None:
-        raise NotImplementedError(
-            "CausalVideoTokenizer is inference-only: validation loops belong to training, which is not "
-            "implemented yet; use autoencode() or the evaluation recipe to measure reconstructions"
-        )

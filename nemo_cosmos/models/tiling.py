@@ -2,7 +2,12 @@
 
 Peak memory then follows the tile, not the frame. The networks are not local (each
 frame's group norms and the mid block's attention see the whole frame), so tiled output
-is an approximation of the untiled one; overlaps with linear cross-fades hide the seams.
+is an approximation of the untiled one; overlaps with linear cross-fades hide the seams,
+and larger tiles approximate better. Measured with formula (untrained) weights, which
+exaggerate the dependence on context, CV8x8x8 on a 1080p frame: untiled peak 13.6 GB,
+512-pixel tiles (overlap 128) 2.1 GB with an RMS difference of 0.72 output standard
+deviations, 768-pixel tiles (overlap 192) 3.5 GB and 0.60. With trained weights the
+difference cannot be measured here; prefer the largest tile that fits.
 
 Tiles are laid out on the latent grid (one unit = ``cs`` pixels), so every tile's latents
 line up with the whole frame's. Continuous outputs (pixels, latents) are blended with
