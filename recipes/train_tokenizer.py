@@ -28,7 +28,7 @@ def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:
         weights = None
     model_cfg = CausalVideoTokenizer.make_config(network, dtype="float32", device="cpu", name=cfg.name)
     with open_dict(model_cfg):
-        model_cfg.merge_with(cfg.model)
+        model_cfg.merge_with(OmegaConf.to_container(cfg.model, resolve=True))
     model = CausalVideoTokenizer(model_cfg, trainer=trainer)
     if weights is not None:
         model.network.load_state_dict(weights, strict=True)

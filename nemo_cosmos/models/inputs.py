@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nemo_cosmos.data.pixels import from_model_range, to_model_range
 from nemo_cosmos.networks.config import TokenizerConfig
 
 
@@ -93,12 +94,10 @@ def check_uint8_video(video: np.ndarray, is_video: bool) -> None:
 
 
 def uint8_to_pixels(frames: np.ndarray) -> Tensor:
-    """uint8 ``[..., H, W, 3]`` -> float32 ``[..., 3, H, W]`` in ``[-1, 1]`` (``x / 127.5 - 1``)."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float() / 127.5 - 1.0
+    """uint8 ``[..., H, W, 3]`` -> float32 ``[..., 3, H, W]`` in ``[-1, 1]``."""
+    return to_model_range(torch.from_numpy(np.ascontiguousarray(frames))).movedim(-1, -3)
 
 
 def pixels_to_uint8(pixels: Tensor) -> np.ndarray:
-    """``[..., 3, H, W]`` in about ``[-1, 1]`` -> uint8 ``[..., H, W, 3]``, clamped and rounded
-    half up (``floor(255 * (y + 1) / 2 + 0.5)``) as the reference does."""
-    unit = ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0)
-    return torch.floor(unit * 255.0 + 0.5).to(torch.uint8).movedim(-3, -1).cpu().numpy()
+    """``[..., 3, H, W]`` in about ``[-1, 1]`` -> uint8 ``[..., H, W, 3]`` (clamped, rounded half up)."""
+    return from_model_range(pixels.detach().cpu()).movedim(-3, -1).numpy()
