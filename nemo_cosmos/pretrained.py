@@ -190,6 +190,17 @@ _HALF_PREFIXES = {
 }
 
 
+# Models shipped inside the package, in our own format, loadable with no network at all.
+BUNDLED_MODELS_DIR = Path(__file__).parent / "assets"
+BUNDLED_MODELS = {
+    "nemo-cosmos-tiny-DV4x8x8": (
+        "a small discrete 4x8x8 video tokenizer (1.4M parameters, also encodes images as one-frame "
+        "clips) trained by recipes/train_tokenizer.py on photographs shipped by scikit-image and "
+        "scikit-learn: a demo and test default, not a replacement for the official weights"
+    ),
+}
+
+
 class CheckpointNotFoundError(FileNotFoundError):
     """A model's files are neither in the local directory given nor obtainable from the hub."""
 
@@ -223,7 +234,8 @@ def resolve_checkpoint_files(
 
     ``name_or_path`` is either an existing local directory, read as it is without any
     network, or an official name or alias (``Cosmos-Tokenizer-DV8x8x8``,
-    ``nvidia/Cosmos-Tokenizer-DV8x8x8``), fetched from the hub repo ``nvidia/<name>``
+    ``nvidia/Cosmos-Tokenizer-DV8x8x8``), fetched from the hub repo ``nvidia/<name>``, or the
+    name of a model shipped in the package (``BUNDLED_MODELS``),
     through huggingface_hub, which brings its cache (``HF_HOME``, ``HF_HUB_CACHE`` or
     ``cache_dir``), offline mode (``HF_HUB_OFFLINE=1``: served from the cache only) and
     token (``HF_TOKEN`` or ``hf auth login``). ``parts`` names the TorchScript files
@@ -235,6 +247,8 @@ def resolve_checkpoint_files(
     unknown = sorted(set(parts) - set(TORCHSCRIPT_FILES))
     if unknown or not parts:
         raise ValueError(f"parts must be a non-empty subset of {sorted(TORCHSCRIPT_FILES)}, got {list(parts)}")
+    if str(name_or_path) in BUNDLED_MODELS:
+        return _resolve_directory(BUNDLED_MODELS_DIR / str(name_or_path), parts, config, allow_weights)
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return _resolve_directory(path, parts, config, allow_weights)
@@ -340,15 +354,15 @@ def half_state_dict(state_dict: dict[str, Tensor], encoder: bool, decoder: bool)
     return {key: value for key, value in state_dict.items() if key.startswith(prefixes)}
 
 
-def save_native(network: CosmosTokenizer, directory: str | Path) -> Path:
+def save_native(network: CosmosTokenizer, directory: str | Path, dtype: torch.dtype = torch.float32) -> Path:
     """Write ``network`` in our own format: ``config.json`` (the network config) and
-    ``model.safetensors`` (its state_dict, float32). Returns the directory."""
+    ``model.safetensors`` (its state_dict, in ``dtype``). Returns the directory."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(network.config.to_dict(), indent=2) + "\n")
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in network.state_dict().items()}
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in network.state_dict().items()}
     halves = "+".join(h for h, on in (("encoder", network.has_encoder), ("decoder", network.has_decoder)) if on)
     save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "nemo-cosmos", "halves": halves})
     return directory

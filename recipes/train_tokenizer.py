@@ -16,6 +16,7 @@ from nemo.core.config import hydra_runner
 from nemo.utils import logging
 from nemo.utils.exp_manager import exp_manager
 from nemo_cosmos import CausalVideoTokenizer
+from nemo_cosmos.models.training import init_for_training
 
 
 def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:
@@ -32,6 +33,8 @@ def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:
     model = CausalVideoTokenizer(model_cfg, trainer=trainer)
     if weights is not None:
         model.network.load_state_dict(weights, strict=True)
+    else:
+        init_for_training(model.network)
     return model
 
 

@@ -16,10 +16,12 @@ Discrete models train through FSQ's straight-through rounding.
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from nemo_cosmos.data.training_samples import TrainingSamples
+from nemo_cosmos.modules import ResnetBlock
+from nemo_cosmos.modules.attention import _AttentionBlock
 from nemo_cosmos.networks import TokenizerConfig
 from nemo_cosmos.models.losses import (
     PatchDiscriminator,
@@ -28,6 +30,34 @@ from nemo_cosmos.models.losses import (
     psnr,
     reconstruction_loss,
 )
+
+
+def init_for_training(network: nn.Module) -> nn.Module:
+    """Start a fresh network near the identity: every residual branch (the last conv of
+    each residual block, each attention's ``proj_out``) at zero, and a small decoder
+    output. With PyTorch's default init the many residual additions blow the output up
+    and training stalls; this way a small model learns in hundreds of steps, not
+    thousands. Only for training from scratch: pretrained weights are left alone."""
+    for module in network.modules():
+        if isinstance(module, ResnetBlock):
+            branch_end = module.conv2[-1] if isinstance(module.conv2, nn.Sequential) else module.conv2
+            _zero(branch_end)
+        elif isinstance(module, _AttentionBlock):
+            _zero(module.proj_out)
+    if getattr(network, "has_decoder", False):
+        conv_out = network.decoder.conv_out
+        last = conv_out[-1] if isinstance(conv_out, nn.Sequential) else conv_out
+        last = getattr(last, "conv3d", last)
+        with torch.no_grad():
+            last.weight.mul_(0.1)
+            last.bias.zero_()
+    return network
+
+
+def _zero(conv: nn.Module) -> None:
+    conv = getattr(conv, "conv3d", conv)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
 
 
 class TokenizerTrainingMixin:
