@@ -30,7 +30,7 @@ from nemo_cosmos.data.sidecar import is_complete, read_sidecar
 from nemo_cosmos.data.skipped import read_skipped
 from nemo_cosmos.data.token_layout import TokenLayout
 from nemo_cosmos.models import CausalVideoTokenizer
-from nemo_cosmos.testing import fill_with_formula
+from nemo_cosmos.testing import export_torchscript, fill_with_formula
 from nemo_cosmos.tokenization.job import run_tokenize_job
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,6 +211,17 @@ def test_a_killed_job_resumes_to_the_same_bytes_without_redoing_finished_parts(a
     _same_files(reference, output, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
     again = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
     assert (again.parts_written, again.parts_reused, again.documents) == (0, 0, 4)  # a finished job is left alone
+
+
+def test_official_torchscript_files_give_the_same_tokens(ar_run, models, media, tmp_path):
+    """With use_pytorch=false the model runs encoder.jit, which keeps no causal state: clips are encoded whole."""
+    reference, _ = ar_run
+    model = _load(models["DV"])
+    directory = tmp_path / "torchscript"
+    export_torchscript(model.network, directory, torch.zeros(1, 3, 9, 32, 32), parts=("encoder",))
+    (directory / "config.json").write_bytes((models["DV"] / "config.json").read_bytes())
+    run_tokenize_job(_config(directory, str(media), tmp_path / "out", "model.use_pytorch=false", "run.batch_size=1", *AR))
+    _same_files(reference, tmp_path / "out", ["tokens.bin", "tokens.idx", "skipped.jsonl"])
 
 
 @pytest.fixture(scope="module")

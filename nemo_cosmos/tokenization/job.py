@@ -164,6 +164,14 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
     )
 
 
+def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -> tuple[PartStats, int, int]:
+    """This run's totals over all ranks; time is the slowest rank's, as ranks work side by side."""
+    gathered = ranks.gather((asdict(stats), written, reused))
+    total = PartStats(**{key: sum(g[0][key] for g in gathered) for key in asdict(stats)})
+    total.seconds = max(g[0]["seconds"] for g in gathered)
+    return total, sum(g[1] for g in gathered), sum(g[2] for g in gathered)
+
+
 def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
     """Run the job described by ``cfg`` (see ``TokenizeJobOptions``) on this rank; returns the summary."""
     options = load_job_options(cfg)
@@ -206,10 +214,7 @@ def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
                     continue
                 stats.add(write_part(prefix, header, items[part.start : part.stop], sampling, geometry, encoder, formatter, bar))
                 written += 1
-        gathered = ranks.gather((asdict(stats), written, reused))
-        this_run = PartStats(**{key: sum(g[0][key] for g in gathered) for key in asdict(stats)})
-        this_run.seconds = max(g[0]["seconds"] for g in gathered)  # ranks work side by side
-        written, reused = sum(g[1] for g in gathered), sum(g[2] for g in gathered)
+        this_run, written, reused = _over_all_ranks(ranks, stats, written, reused)  # also waits for every rank's parts
         if ranks.is_first:
             merge_parts(prefixes, final, skipped_path=output / "skipped.jsonl")
             if not options.output.keep_parts:

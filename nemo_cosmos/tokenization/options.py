@@ -37,7 +37,8 @@ class InputOptions:
 @dataclass
 class OutputOptions:
     """The dataset is written to ``<dir>/<name>.bin``, ``.idx`` and ``.json`` (sidecar), with
-    ``<dir>/skipped.jsonl`` and the per-part datasets under ``<dir>/parts/``."""
+    ``<dir>/skipped.jsonl`` and the per-part datasets under ``<dir>/parts/``. With several
+    nodes, ``dir`` must be on a filesystem they all share."""
 
     dir: str = MISSING
     name: str = "dataset"
