@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
 from conftest import small_config
-from data_samples import write_moving_shapes_video
+from data_samples import moving_shapes, write_moving_shapes_video
 from megatron.core.datasets.blended_dataset import BlendedDataset
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
@@ -172,6 +173,35 @@ def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar
     assert "too short" in skipped["c1_short.mp4"] and "9 = 1 + 2*4" in skipped["c1_short.mp4"]
     assert "too small: 7x5 pixels" in skipped["d_tiny.png"]
     assert read_sidecar(output / "tokens")["skipped"] == read_skipped(output / "skipped.jsonl")
+
+
+def _write_video_that_ends_early(path: Path) -> None:
+    """An mp4 whose header (written first: faststart) promises 40 frames; the file is cut after about 12."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 56, 40, "yuv444p", {"crf": "0"}
+        for frame in moving_shapes(40, 40, 56, seed=4):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 35 // 100])
+
+
+def test_a_video_that_ends_early_is_skipped_and_its_batch_mate_is_kept(models, media, tmp_path):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    (folder / "a_good.mp4").write_bytes((media / "b0.mp4").read_bytes())
+    _write_video_that_ends_early(folder / "b_cut.mp4")
+    run_tokenize_job(_config(models["DV"], str(folder), tmp_path / "out", *AR))  # one part, both videos in one batch
+    documents = IndexedDocuments(tmp_path / "out" / "tokens")
+    sources = [documents.source(doc) for doc in range(len(documents))]
+    assert [(Path(s["path"]).name, s["start_frame"]) for s in sources] == [("a_good.mp4", 0), ("a_good.mp4", 18)]
+    model = _load(models["DV"])
+    for doc, source in enumerate(sources):
+        assert torch.equal(documents.token_grid(doc), _direct_encode(model, source).long())
+    skipped = read_skipped(tmp_path / "out" / "skipped.jsonl")
+    assert [(Path(r["path"]).name, r["start_frame"], r["end_frame"]) for r in skipped] == [("b_cut.mp4", 0, 16), ("b_cut.mp4", 18, 34)]
+    assert "video ended" in skipped[0]["reason"] and "an earlier clip of this video failed" in skipped[1]["reason"]
 
 
 def test_two_ranks_with_torchrun_write_the_bytes_of_one(ar_run, models, media, tmp_path):
