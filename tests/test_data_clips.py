@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from data_samples import write_moving_shapes_video
 
-from nemo_cosmos.data import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video
+from nemo_cosmos.data import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video, stream_clips
 
 
 def test_clip_length_must_be_one_plus_multiple_of_ct():
@@ -72,6 +72,31 @@ def test_read_clips_streams_exactly_the_planned_frames(tmp_path):
     assert len(converted) == 8  # only the distinct frames the clips use are converted
     with pytest.raises(UnreadableMediaError, match="before clip frames 28..32"):
         list(read_clips(path, [Clip(frames=(28, 29, 30, 31, 32))]))
+
+
+def test_stream_clips_decodes_each_frame_only_when_it_is_asked_for(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_moving_shapes_video(path, num_frames=30)
+    frames, _ = read_video(path)
+    converted = []
+
+    def transform(frame):
+        converted.append(frame)
+        return frame
+
+    clips = [Clip(frames=(0, 2, 4)), Clip(frames=(10, 11, 11), padded=1)]
+    stream = stream_clips(path, clips, transform)
+    clip, first = next(stream)
+    assert clip == clips[0] and converted == []
+    np.testing.assert_array_equal(next(first), frames[0])
+    assert len(converted) == 1  # one frame decoded and converted so far, not the clip
+    np.testing.assert_array_equal(np.stack(list(first)), frames[[2, 4]])
+    clip, second = next(stream)
+    np.testing.assert_array_equal(np.stack(list(second)), frames[[10, 11, 11]])
+    assert len(converted) == 5 and next(stream, None) is None
+    broken = stream_clips(path, [Clip(frames=(29, 30, 31))])
+    with pytest.raises(UnreadableMediaError, match="before clip frames 29..31"):
+        list(next(broken)[1])
 
 
 def test_geometry_resizes_shorter_side_then_crops_or_pads():

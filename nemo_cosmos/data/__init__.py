@@ -6,7 +6,7 @@ in ``indexed_writer`` (IndexedDatasetWriter, merge_parts), ``indexed_reader``
 ``sidecar``, ``token_layout`` and ``latent_storage`` describing what is stored.
 """
 
-from nemo_cosmos.data.clips import Clip, ClipSampling, clip_length_error, plan_clips, read_clips
+from nemo_cosmos.data.clips import Clip, ClipSampling, clip_length_error, plan_clips, read_clips, stream_clips
 from nemo_cosmos.data.errors import UnreadableMediaError
 from nemo_cosmos.data.image import read_image, write_image
 from nemo_cosmos.data.pixels import from_model_range, frames_to_tensor, tensor_to_frames, to_model_range
@@ -39,6 +39,7 @@ __all__ = [
     "read_image",
     "read_manifest",
     "read_video",
+    "stream_clips",
     "tensor_to_frames",
     "to_model_range",
     "video_fps",

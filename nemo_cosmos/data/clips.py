@@ -120,25 +120,45 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     return [Clip(frames=tuple(samples[b * n : (b + 1) * n])) for b in chosen], None
 
 
+def stream_clips(
+    path: str | Path, clips: list[Clip], transform: Callable[[np.ndarray], np.ndarray] | None = None
+) -> Iterator[tuple[Clip, Iterator[np.ndarray]]]:
+    """Yield ``(clip, frames)`` for clips planned by :func:`plan_clips`, ``frames`` an iterator
+    over the clip's ``[H, W, 3]`` frames, decoding the video once.
+
+    Frames are decoded (and passed through ``transform``) only as they are asked for, so a
+    caller such as an encoder stream never holds a whole clip. Consume a clip's frames
+    before asking for the next clip. A video that ends before a clip is complete (its
+    header overstated its length) raises UnreadableMediaError from ``frames``.
+    """
+    if not clips:
+        return
+    decoded = iter_frames_at(path, sorted({index for clip in clips for index in clip.frames}))
+    last_index, last_frame = -1, None  # the last decoded frame, transformed; padding repeats it
+
+    def frames_of(clip: Clip) -> Iterator[np.ndarray]:
+        nonlocal last_index, last_frame
+        for index in clip.frames:
+            while last_index < index:
+                step = next(decoded, None)
+                if step is None:
+                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_index}) before clip frames {clip.start_frame}..{clip.end_frame}")
+                last_index, last_frame = step[0], step[1] if transform is None else transform(step[1])
+            yield last_frame
+
+    try:
+        for clip in clips:
+            yield clip, frames_of(clip)
+    finally:
+        decoded.close()  # closes the container now, not whenever the generator is collected
+
+
 def read_clips(path: str | Path, clips: list[Clip], transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[tuple[Clip, np.ndarray]]:
     """Yield ``(clip, frames [n, H, W, 3])`` for clips planned by :func:`plan_clips`, decoding the video once.
 
     Only the frames of the clip being assembled are held, each passed through
-    ``transform`` (e.g. :meth:`FrameGeometry.apply`) as soon as it is decoded, so long
-    or large videos never sit in memory whole. A video that ends before a clip is
-    complete (its header overstated its length) raises UnreadableMediaError.
+    ``transform`` (e.g. :meth:`FrameGeometry.apply`) as soon as it is decoded (see
+    :func:`stream_clips`, which never holds a whole clip).
     """
-    wanted = sorted({index for clip in clips for index in clip.frames})
-    pending = iter(clips)
-    clip = next(pending, None)
-    collected: dict[int, np.ndarray] = {}
-    last_decoded = None
-    for index, frame in iter_frames_at(path, wanted):
-        last_decoded = index
-        collected[index] = frame if transform is None else transform(frame)
-        while clip is not None and index >= clip.end_frame:
-            yield clip, np.stack([collected[i] for i in clip.frames])
-            collected = {i: f for i, f in collected.items() if i > clip.end_frame}
-            clip = next(pending, None)
-    if clip is not None:
-        raise UnreadableMediaError(path, f"video ended (last frame used: {last_decoded}) before clip frames {clip.start_frame}..{clip.end_frame}")
+    for clip, frames in stream_clips(path, clips, transform):
+        yield clip, np.stack(list(frames))

@@ -1,8 +1,9 @@
 """Reading documents back from a nemo-cosmos indexed dataset: latents, token grids, provenance.
 
 megatron-core's ``IndexedDataset`` reads the flat sequences; the sidecar says what they
-are. The vision sequence is always the last sequence of a document (caption text, if
-any, comes before it).
+are. The vision sequence is always the last sequence of a document: caption text, if
+any, comes before it, as its own sequence (multimodal datasets) or as the first
+``text_prefix`` ids of that same sequence (recorded per document in the sidecar).
 """
 
 from pathlib import Path
@@ -55,13 +56,14 @@ class IndexedDocuments:
         return self.sidecar["documents"][self._check(doc)]["source"]
 
     def vision_sequence(self, doc: int) -> np.ndarray:
-        """The stored vision sequence of a document (the last sequence), as written.
+        """The stored vision sequence of a document (the last sequence, less any inline caption ids).
 
         A copy: megatron-core's arrays view a memory map that dies with the dataset object.
         """
         last_sequence = int(self._indexed.document_indices[self._check(doc) + 1]) - 1
         sequence = self._indexed[last_sequence]
-        return np.array(sequence[0] if isinstance(sequence, tuple) else sequence, copy=True)
+        sequence = sequence[0] if isinstance(sequence, tuple) else sequence
+        return np.array(sequence[self.sidecar["documents"][doc].get("text_prefix", 0) :], copy=True)
 
     def latent(self, doc: int) -> torch.Tensor:
         """The latent of a document, in its stored dtype, bit-exact."""

@@ -58,12 +58,20 @@ class IndexedDatasetWriter:
     def num_documents(self) -> int:
         return len(self._documents)
 
-    def add_document(self, sequences: Sequence[np.ndarray], shape: Sequence[int], source: dict[str, Any], modes: Sequence[int] | None = None) -> None:
+    def add_document(
+        self,
+        sequences: Sequence[np.ndarray],
+        shape: Sequence[int],
+        source: dict[str, Any],
+        modes: Sequence[int] | None = None,
+        text_prefix: int = 0,
+    ) -> None:
         """Append one document: its sequences (vision last), the vision ``shape`` and its provenance.
 
         Every sequence must be 1-D in the storage dtype (use ``TokenLayout.to_sequence`` or
         ``latent_to_sequence``). ``modes`` (one per sequence) are required exactly when the
-        dataset is multimodal.
+        dataset is multimodal. ``text_prefix``: how many caption ids open the last sequence
+        when text and vision share one sequence (what GPT-style training reads).
         """
         self._require_open()
         if not sequences:
@@ -75,8 +83,13 @@ class IndexedDatasetWriter:
             raise ValueError(f"{self.prefix}: give one mode per sequence exactly when the dataset is multimodal (multimodal={self._multimodal})")
         for i, sequence in enumerate(sequences):
             self._builder.add_item(torch.from_numpy(np.ascontiguousarray(sequence)), mode=modes[i] if modes is not None else 0)
+        if not 0 <= text_prefix < len(sequences[-1]):
+            raise ValueError(f"{self.prefix}: text_prefix {text_prefix} must leave vision ids in the last sequence of length {len(sequences[-1])}")
         self._builder.end_document()
-        self._documents.append({"shape": [int(n) for n in shape], "source": dict(source)})
+        record = {"shape": [int(n) for n in shape], "source": dict(source)}
+        if text_prefix:
+            record["text_prefix"] = int(text_prefix)
+        self._documents.append(record)
 
     def add_skipped(self, record: dict[str, Any]) -> None:
         """Note an input that produced no document (see ``skipped.skip_record``)."""

@@ -1,0 +1,148 @@
+"""The options of a tokenization job: one typed schema that the recipe's YAML files fill in.
+
+``conf/tokenize_ar.yaml`` and ``conf/tokenize_diffusion.yaml`` set values; this schema
+says which keys exist and what type they have, so a misspelt key or a wrong type on the
+command line fails at once instead of being ignored. Every key is documented here and
+in the YAML files.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+@dataclass
+class ModelOptions:
+    """The tokenizer: an official name (``Cosmos-Tokenizer-DV8x16x16``, fetched from the
+    Hugging Face Hub or its cache) or a local directory (official ``*.jit`` files, or our
+    ``config.json`` + ``model.safetensors``). ``device``: ``null`` = ``cuda:<local rank>``
+    when a GPU is present, else ``cpu``. ``dtype``: ``null`` = bfloat16 on CUDA, float32 on CPU."""
+
+    name_or_path: str = MISSING
+    use_pytorch: bool = True
+    device: str | None = None
+    dtype: str | None = None
+
+
+@dataclass
+class InputOptions:
+    """What to tokenize: a directory (recursive), a glob pattern, or a JSONL manifest of
+    ``{"path": ..., "caption": ...}`` lines; a string or a list of them."""
+
+    paths: Any = MISSING
+
+
+@dataclass
+class OutputOptions:
+    """The dataset is written to ``<dir>/<name>.bin``, ``.idx`` and ``.json`` (sidecar), with
+    ``<dir>/skipped.jsonl`` and the per-part datasets under ``<dir>/parts/``. With several
+    nodes, ``dir`` must be on a filesystem they all share."""
+
+    dir: str = MISSING
+    name: str = "dataset"
+    keep_parts: bool = True
+
+
+@dataclass
+class ClipOptions:
+    """How clips are cut from videos. ``num_frames`` must be ``1 + k*ct`` (ct: the model's
+    temporal compression; e.g. 17, 33 or 121 for ct = 8), giving ``1 + k`` latent frames.
+    Frames are sampled every ``frame_stride`` frames or at ``target_fps`` (not both).
+    ``max_clips_per_video``: ``null`` takes every non-overlapping clip. ``pad_short``: a video
+    shorter than one clip is padded by repeating its last frame (logged) instead of skipped."""
+
+    num_frames: int = 33
+    frame_stride: int = 1
+    target_fps: float | None = None
+    max_clips_per_video: int | None = 1
+    pad_short: bool = False
+
+
+@dataclass
+class FrameOptions:
+    """Spatial size: the shorter side is resized, then the frame centre-cropped (``fit: crop``)
+    or padded (``fit: pad``) to ``height`` x ``width`` (multiples of the spatial compression).
+    Both ``null``: native resolution, cropped (or padded) to a multiple of the compression.
+    Sources with a shorter side below ``min_side`` (``null``: the spatial compression, one
+    latent cell) are skipped."""
+
+    height: int | None = None
+    width: int | None = None
+    fit: str = "crop"
+    min_side: int | None = None
+
+
+@dataclass
+class TokenOptions:
+    """Discrete models: stored id = codebook index + ``offset``; optional begin/end-of-video
+    ids around each document's vision tokens (outside the vision id range)."""
+
+    offset: int = 0
+    begin_of_video_id: int | None = None
+    end_of_video_id: int | None = None
+
+
+@dataclass
+class CaptionOptions:
+    """Discrete models: ``tokenizer`` is a local Hugging Face tokenizer directory; the captions
+    of a JSONL manifest are tokenized and put before the vision tokens of their documents.
+    ``multimodal: false`` puts them in the same sequence (what GPT-style training reads);
+    ``true`` writes them as a separate text sequence in megatron-core's multimodal index
+    (sequence mode 0 = text, 1 = vision). ``tokens.offset`` must be at least the text
+    vocabulary size so text and vision ids never collide."""
+
+    tokenizer: str | None = None
+    multimodal: bool = False
+    add_special_tokens: bool = False
+
+
+@dataclass
+class LatentOptions:
+    """Continuous models: ``dtype`` float32 or bfloat16 (stored bit-exact)."""
+
+    dtype: str = "float32"
+
+
+@dataclass
+class RunOptions:
+    """Execution: inputs are cut into parts of ``items_per_part`` (the unit of resumption;
+    the output never depends on how many ranks run); ``batch_size`` same-shape clips are
+    encoded together; video frames are streamed into the encoder ``chunk_latents``
+    latent frames (``chunk_latents * ct`` frames) at a time."""
+
+    items_per_part: int = 64
+    batch_size: int = 4
+    chunk_latents: int = 2
+    progress: bool = True
+    distributed_timeout_minutes: int = 1440
+
+
+@dataclass
+class TokenizeJobOptions:
+    """All options of ``recipes/tokenize_dataset.py``."""
+
+    name: str = "tokenize_dataset"
+    model: ModelOptions = field(default_factory=ModelOptions)
+    input: InputOptions = field(default_factory=InputOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
+    clips: ClipOptions = field(default_factory=ClipOptions)
+    frames: FrameOptions = field(default_factory=FrameOptions)
+    tokens: TokenOptions = field(default_factory=TokenOptions)
+    captions: CaptionOptions = field(default_factory=CaptionOptions)
+    latents: LatentOptions = field(default_factory=LatentOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+
+
+def load_job_options(cfg: DictConfig | dict) -> TokenizeJobOptions:
+    """Check ``cfg`` against the schema (unknown keys, wrong types, missing values) and
+    return it as :class:`TokenizeJobOptions`; errors are ValueErrors naming the key."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(TokenizeJobOptions), cfg)
+    except OmegaConfBaseException as error:  # unknown key or wrong type, with the key's name
+        raise ValueError(f"invalid tokenization job config: {error}") from error
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise ValueError(f"the tokenization job needs values for {missing} (e.g. input.paths=/data/videos output.dir=/data/out)")
+    return OmegaConf.to_object(merged)

@@ -1,0 +1,70 @@
+"""What one input becomes: clips to encode (videos), one picture to encode (images), or a skip record.
+
+Videos are probed here (header only, nothing decoded), so a corrupt, empty, missing,
+too short or too small video is skipped before any work is spent on it. Images are
+checked when they are read, which happens once, at encoding time.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from nemo_cosmos.data import Clip, ClipSampling, FrameGeometry, MediaItem, UnreadableMediaError, plan_clips, probe_video
+from nemo_cosmos.data.skipped import skip_record
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One future document: a clip of a video, or an image (``clip`` None).
+
+    ``shape`` is the ``(frames, height, width)`` the clip is encoded at; None for images,
+    whose size is known once they are read.
+    """
+
+    item: MediaItem
+    clip: Clip | None = None
+    shape: tuple[int, int, int] | None = None
+
+    def source(self) -> dict[str, Any]:
+        """The provenance recorded with the document."""
+        source: dict[str, Any] = {"path": self.item.path, "kind": self.item.kind}
+        if self.clip is not None:
+            source.update(start_frame=self.clip.start_frame, end_frame=self.clip.end_frame)
+            if self.clip.padded:
+                source["padded_frames"] = self.clip.padded
+        if self.item.caption is not None:
+            source["caption"] = self.item.caption
+        return source
+
+    def skip(self, reason: str) -> dict[str, Any]:
+        """The skip record of this unit, naming the clip's frames when it is one."""
+        details = {"start_frame": self.clip.start_frame, "end_frame": self.clip.end_frame} if self.clip is not None else {}
+        return skip_record(self.item.path, reason, **details)
+
+
+def unreadable_reason(error: UnreadableMediaError | FileNotFoundError) -> str:
+    """A one-line reason for a missing or undecodable file (the path is recorded beside it)."""
+    return error.problem if isinstance(error, UnreadableMediaError) else "no such file"
+
+
+def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> list[Unit] | dict[str, Any]:
+    """The units of an input, or its skip record.
+
+    ``sampling`` is None for image models, which cannot tokenize videos (they are skipped
+    with that reason); video models take images as single-frame clips.
+    """
+    if item.kind == "image":
+        return [Unit(item)]
+    if sampling is None:
+        return skip_record(item.path, f"a video, but {model_name} is an image tokenizer; use a video (CV/DV) tokenizer for videos")
+    try:
+        info = probe_video(item.path)
+    except (UnreadableMediaError, FileNotFoundError) as error:
+        return skip_record(item.path, unreadable_reason(error))
+    too_small = geometry.skip_reason(info.height, info.width)
+    if too_small:
+        return skip_record(item.path, too_small)
+    clips, reason = plan_clips(info.num_frames, info.fps, sampling)
+    if reason:
+        return skip_record(item.path, reason)
+    height, width = geometry.place(info.height, info.width).output
+    return [Unit(item, clip, (len(clip.frames), height, width)) for clip in clips]

@@ -1,0 +1,366 @@
+"""The tokenization recipe end to end: real videos and images, a small model through the NeMo ModelPT,
+megatron-core's readers and dataset builders, torchrun with gloo, a killed job resumed."""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from conftest import small_config
+from data_samples import moving_shapes, write_moving_shapes_video
+from megatron.core.datasets.blended_dataset import BlendedDataset
+from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+from megatron.core.datasets.indexed_dataset import IndexedDataset
+from megatron.core.tokenizers import MegatronTokenizer
+from omegaconf import OmegaConf
+from PIL import Image
+
+from nemo_cosmos.data import FrameGeometry, frames_to_tensor, read_image, read_video, write_image
+from nemo_cosmos.data.indexed_reader import IndexedDocuments
+from nemo_cosmos.data.megatron_dataset import CosmosIndexedDataset, CosmosIndexedDatasetConfig
+from nemo_cosmos.data.sidecar import is_complete, read_sidecar
+from nemo_cosmos.data.skipped import read_skipped
+from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.models import CausalVideoTokenizer
+from nemo_cosmos.testing import export_torchscript, fill_with_formula
+from nemo_cosmos.tokenization.job import run_tokenize_job
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "tokenize_dataset.py"
+GEOMETRY = FrameGeometry(height=32, width=32, multiple=8, min_side=8)
+STRIDE = 2
+# 9 = 1 + 2*4 frames per clip (temporal compression 4), every other frame, all clips of each video
+SETTINGS = ["clips.num_frames=9", f"clips.frame_stride={STRIDE}", "clips.max_clips_per_video=null", "frames.height=32", "frames.width=32"]
+RUN = ["run.items_per_part=2", "run.batch_size=2", "run.progress=false"]
+AR = ["tokens.offset=2", "tokens.begin_of_video_id=0", "tokens.end_of_video_id=1"]
+LAYOUT = TokenLayout(codebook_size=64000, offset=2, begin_id=0, end_id=1)
+
+
+def _model_directory(folder: Path, family: str) -> Path:
+    """A small network with formula weights, saved by the model's own save_pretrained."""
+    model = CausalVideoTokenizer(CausalVideoTokenizer.make_config(small_config(family), decoder=False, device="cpu"))
+    fill_with_formula(model.network)
+    return model.save_pretrained(folder / f"small-{family}")
+
+
+def _load(directory: Path) -> CausalVideoTokenizer:
+    return CausalVideoTokenizer.from_pretrained(directory, load_decoder=False, device="cpu")
+
+
+def _config(model_dir: Path, inputs, output: Path, *overrides: str) -> dict:
+    """The AR recipe YAML with test overrides, given the way the command line gives them."""
+    cfg = OmegaConf.load(REPO / "conf" / "tokenize_ar.yaml")
+    cfg.model.name_or_path, cfg.input.paths, cfg.output.dir = str(model_dir), inputs, str(output)
+    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([*SETTINGS, *RUN, *overrides]))
+
+
+def _direct_encode(model: CausalVideoTokenizer, source: dict) -> torch.Tensor:
+    """The model's own encode of the clip or image a document says it came from."""
+    if source["kind"] == "image":
+        pixels = frames_to_tensor(GEOMETRY.apply(read_image(source["path"])))
+        pixels = pixels[:, None] if model.network_config.is_video else pixels
+    else:
+        frames, _ = read_video(source["path"])
+        clip = frames[source["start_frame"] : source["end_frame"] + 1 : STRIDE]
+        pixels = frames_to_tensor(np.stack([GEOMETRY.apply(frame) for frame in clip]))
+    return model.encode(pixels[None])[0][0]
+
+
+def _same_files(first: Path, second: Path, names: list[str]) -> None:
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread_for_the_module():
+    """The tensors here are tiny: a second thread buys nothing and only contends on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    """Overrides conftest's per-test setting of two threads for this module (see above)."""
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """Videos with moving shapes (clips: a0 one, b0 two, c0 one) and the broken inputs, sorted so
+    that each of the first three parts of two inputs has a clip to encode."""
+    folder = tmp_path_factory.mktemp("media")
+    write_moving_shapes_video(folder / "a0.mp4", num_frames=22, height=40, width=56, seed=0)
+    (folder / "a1_corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    write_moving_shapes_video(folder / "b0.mp4", num_frames=40, height=48, width=40, seed=1)
+    (folder / "b1_empty.mp4").write_bytes(b"")
+    write_moving_shapes_video(folder / "c0.mp4", num_frames=18, height=40, width=64, seed=2)
+    write_moving_shapes_video(folder / "c1_short.mp4", num_frames=10, height=40, width=56, seed=3)
+    write_image(folder / "d_tiny.png", np.full((5, 7, 3), 200, np.uint8))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    return {family: _model_directory(folder, family) for family in ("DV", "CV", "DI")}
+
+
+@pytest.fixture(scope="module")
+def ar_run(media, models, tmp_path_factory):
+    """The reference: one rank, uninterrupted, in this process."""
+    output = tmp_path_factory.mktemp("ar")
+    summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
+    return output, summary
+
+
+def test_tokens_equal_a_direct_encode_and_feed_megatron_gpt_dataset(ar_run, models, media):
+    output, summary = ar_run
+    prefix = str(output / "tokens")
+    model = _load(models["DV"])
+    indexed = IndexedDataset(prefix)
+    documents = IndexedDocuments(prefix)
+    sources = [documents.source(doc) for doc in range(len(documents))]
+    assert [(Path(s["path"]).name, s["start_frame"], s["end_frame"]) for s in sources] == [
+        ("a0.mp4", 0, 16), ("b0.mp4", 0, 16), ("b0.mp4", 18, 34), ("c0.mp4", 0, 16)
+    ]
+    assert len(indexed) == 4 and indexed.index.dtype == np.uint16
+    expected = []
+    for doc, source in enumerate(sources):
+        indices = _direct_encode(model, source)
+        assert indices.shape == (3, 4, 4) and documents.shape(doc) == [3, 4, 4]
+        expected.append(LAYOUT.to_sequence(indices))
+        np.testing.assert_array_equal(indexed[doc], expected[-1])  # [BOV, t*h*w ids + 2, EOV]
+        assert torch.equal(documents.token_grid(doc), indices.long())
+    assert len({tuple(e.tolist()) for e in expected}) == 4, "different clips must give different tokens"
+    sidecar = read_sidecar(prefix)
+    assert sidecar["vocab_size"] == 64002 and sidecar["special_ids"] == {"begin_of_video": 0, "end_of_video": 1}
+    assert sidecar["tokenizer"]["config"]["family"] == "DV" and sidecar["compression"] == {"temporal": 4, "spatial": 8}
+    assert (summary.documents, summary.skipped, summary.tokens) == (4, 4, 4 * 50)
+    assert summary.documents_this_run == 4 and summary.clips_per_second > 0 and summary.tokens_per_second > 0
+
+    config = GPTDatasetConfig(
+        random_seed=1,
+        sequence_length=50,
+        blend=([prefix], None),
+        split="1,0,0",
+        tokenizer=MegatronTokenizer.from_pretrained(metadata_path={"library": "null"}, vocab_size=sidecar["vocab_size"]),
+        reset_position_ids=False,
+        reset_attention_mask=False,
+        eod_mask_loss=False,
+        add_extra_token_to_sequence=False,
+        path_to_cache=str(output / "cache"),
+    )
+    train, _, _ = BlendedMegatronDatasetBuilder(GPTDataset, [None, None, None], lambda: True, config).build()
+    assert sorted(tuple(train[i]["tokens"].tolist()) for i in range(len(train))) == sorted(tuple(e.tolist()) for e in expected)
+
+
+def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar_run, media):
+    output, _ = ar_run
+    skipped = {Path(record["path"]).name: record["reason"] for record in read_skipped(output / "skipped.jsonl")}
+    assert sorted(skipped) == ["a1_corrupt.mp4", "b1_empty.mp4", "c1_short.mp4", "d_tiny.png"]
+    assert "cannot open as video" in skipped["a1_corrupt.mp4"]
+    assert "empty (0 bytes)" in skipped["b1_empty.mp4"]
+    assert "too short" in skipped["c1_short.mp4"] and "9 = 1 + 2*4" in skipped["c1_short.mp4"]
+    assert "too small: 7x5 pixels" in skipped["d_tiny.png"]
+    assert read_sidecar(output / "tokens")["skipped"] == read_skipped(output / "skipped.jsonl")
+
+
+def _write_video_that_ends_early(path: Path) -> None:
+    """An mp4 whose header (written first: faststart) promises 40 frames; the file is cut after about 12."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 56, 40, "yuv444p", {"crf": "0"}
+        for frame in moving_shapes(40, 40, 56, seed=4):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 35 // 100])
+
+
+def test_a_video_that_ends_early_is_skipped_and_its_batch_mate_is_kept(models, media, tmp_path):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    (folder / "a_good.mp4").write_bytes((media / "b0.mp4").read_bytes())
+    _write_video_that_ends_early(folder / "b_cut.mp4")
+    run_tokenize_job(_config(models["DV"], str(folder), tmp_path / "out", *AR))  # one part, both videos in one batch
+    documents = IndexedDocuments(tmp_path / "out" / "tokens")
+    sources = [documents.source(doc) for doc in range(len(documents))]
+    assert [(Path(s["path"]).name, s["start_frame"]) for s in sources] == [("a_good.mp4", 0), ("a_good.mp4", 18)]
+    model = _load(models["DV"])
+    for doc, source in enumerate(sources):
+        assert torch.equal(documents.token_grid(doc), _direct_encode(model, source).long())
+    skipped = read_skipped(tmp_path / "out" / "skipped.jsonl")
+    assert [(Path(r["path"]).name, r["start_frame"], r["end_frame"]) for r in skipped] == [("b_cut.mp4", 0, 16), ("b_cut.mp4", 18, 34)]
+    assert "video ended" in skipped[0]["reason"] and "an earlier clip of this video failed" in skipped[1]["reason"]
+
+
+def test_two_ranks_with_torchrun_write_the_bytes_of_one(ar_run, models, media, tmp_path):
+    reference, _ = ar_run
+    output = tmp_path / "two"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(RECIPE)]
+    overrides = [f"model.name_or_path={models['DV']}", f"input.paths={media}", f"output.dir={output}", *SETTINGS, *RUN, *AR]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command + overrides, env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "4 parts written, 0 reused" in done.stdout + done.stderr and "on 2 rank(s)" in done.stdout + done.stderr
+    _same_files(reference, output, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+
+
+def test_a_killed_job_resumes_to_the_same_bytes_without_redoing_finished_parts(ar_run, models, media, tmp_path):
+    reference, _ = ar_run
+    output = tmp_path / "killed"
+    # a forked process: NeMo is already imported here, so the job starts at once
+    job = multiprocessing.get_context("fork").Process(target=run_tokenize_job, args=(_config(models["DV"], str(media), output, *AR),))
+    job.start()
+    first = output / "parts" / "tokens-part-00000-of-00004"
+    deadline = time.monotonic() + 240
+    while not is_complete(first) and job.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(job.pid, signal.SIGKILL)
+    job.join()
+    assert job.exitcode == -signal.SIGKILL
+    parts = sorted((output / "parts").glob("*.json"))
+    assert is_complete(first) and len(parts) < 4, "the job must be killed after its first part and before its last"
+    assert not (output / "tokens.bin").exists() and not (output / "tokens.json").exists()
+    finished = {path: path.stat().st_mtime_ns for part in parts for path in output.joinpath("parts").glob(part.stem + ".*")}
+
+    summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
+    assert summary.parts_reused == len(parts) and summary.parts_written == 4 - len(parts)
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items()), "finished parts were rewritten"
+    assert not list((output / "parts").glob("*.partial"))
+    _same_files(reference, output, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+    again = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
+    assert (again.parts_written, again.parts_reused, again.documents) == (0, 0, 4)  # a finished job is left alone
+
+
+def test_official_torchscript_files_give_the_same_tokens(ar_run, models, media, tmp_path):
+    """With use_pytorch=false the model runs encoder.jit, which keeps no causal state: clips are encoded whole."""
+    reference, _ = ar_run
+    model = _load(models["DV"])
+    directory = tmp_path / "torchscript"
+    export_torchscript(model.network, directory, torch.zeros(1, 3, 9, 32, 32), parts=("encoder",))
+    (directory / "config.json").write_bytes((models["DV"] / "config.json").read_bytes())
+    run_tokenize_job(_config(directory, str(media), tmp_path / "out", "model.use_pytorch=false", "run.batch_size=1", *AR))
+    _same_files(reference, tmp_path / "out", ["tokens.bin", "tokens.idx", "skipped.jsonl"])
+
+
+@pytest.fixture(scope="module")
+def caption_tokenizer(tmp_path_factory):
+    """A tiny word-level Hugging Face tokenizer, built here and loaded from its directory."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["[UNK]", "a", "red", "square", "moves", "across", "the", "frame", "still", "picture"]
+    tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    directory = tmp_path_factory.mktemp("caption_tokenizer")
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]").save_pretrained(directory)
+    return directory, tokenizer
+
+
+@pytest.mark.parametrize("multimodal", [False, True])
+def test_captions_come_before_the_vision_tokens(multimodal, caption_tokenizer, models, media, tmp_path):
+    directory, words = caption_tokenizer
+    write_image(tmp_path / "still.png", np.tile(np.arange(40, dtype=np.uint8)[:, None, None] * 6, (1, 48, 3)))
+    manifest = tmp_path / "captions.jsonl"
+    lines = [{"path": str(media / "a0.mp4"), "caption": "a red square moves across the frame"}, {"path": "still.png", "caption": "a still picture"}, {"path": str(media / "c0.mp4")}]
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(ValueError, match="tokens.offset=10"):
+        run_tokenize_job(_config(models["DV"], str(manifest), tmp_path / "out", f"captions.tokenizer={directory}"))
+    specials = ["tokens.offset=12", "tokens.begin_of_video_id=10", "tokens.end_of_video_id=11"]
+    run_tokenize_job(_config(models["DV"], str(manifest), tmp_path / "out", f"captions.tokenizer={directory}", f"captions.multimodal={multimodal}", *specials))
+    prefix = str(tmp_path / "out" / "tokens")
+    layout = TokenLayout(codebook_size=64000, offset=12, begin_id=10, end_id=11)
+    model = _load(models["DV"])
+    documents = IndexedDocuments(prefix)
+    indexed = IndexedDataset(prefix, multimodal=multimodal)
+    assert len(documents) == 3 and documents.shape(1) == [1, 4, 4]  # the image is a one-frame clip
+    for doc, line in enumerate(lines):
+        vision = layout.to_sequence(_direct_encode(model, documents.source(doc)))
+        text = np.array(words.encode(line["caption"]).ids if "caption" in line else [], dtype=np.uint16)
+        first, last = int(indexed.document_indices[doc]), int(indexed.document_indices[doc + 1])
+        if multimodal:
+            sequences, modes = indexed[first:last]
+            expected = [text, vision] if len(text) else [vision]
+            assert list(modes) == ([0, 1] if len(text) else [1])
+            assert [list(s) for s in sequences] == [list(e) for e in expected]
+        else:
+            assert last - first == 1
+            np.testing.assert_array_equal(indexed[first], np.concatenate([text, vision]))
+        np.testing.assert_array_equal(documents.vision_sequence(doc), vision)
+    assert read_sidecar(prefix)["captions"]["vocab_size"] == 10
+
+
+def test_diffusion_latents_are_served_by_the_cosmos_dataset_from_a_blend_and_a_split(models, media, tmp_path):
+    manifest = tmp_path / "mixed.jsonl"
+    write_image(tmp_path / "wide.png", np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (40, 1, 3)))
+    manifest.write_text("".join(json.dumps({"path": str(p)}) + "\n" for p in (tmp_path / "wide.png", media / "c0.mp4", media / "b1_empty.mp4", media / "a0.mp4")))
+    diffusion = lambda inputs, out, *extra: OmegaConf.merge(  # noqa: E731
+        OmegaConf.load(REPO / "conf" / "tokenize_diffusion.yaml"),
+        OmegaConf.from_dotlist([f"model.name_or_path={models['CV']}", f"input.paths={inputs}", f"output.dir={out}", *SETTINGS, *RUN, *extra]),
+    )
+    run_tokenize_job(diffusion(str(media / "[abc]0.mp4"), tmp_path / "videos"))
+    run_tokenize_job(diffusion(str(manifest), tmp_path / "mixed", "latents.dtype=bfloat16"))
+    prefixes = [str(tmp_path / "videos" / "latents"), str(tmp_path / "mixed" / "latents")]
+    assert [read_sidecar(p)["num_documents"] for p in prefixes] == [4, 3]
+    assert read_skipped(tmp_path / "mixed" / "skipped.jsonl")[0]["path"].endswith("b1_empty.mp4")
+
+    config = CosmosIndexedDatasetConfig(random_seed=5, blend=(prefixes, None), split="1,1,1")
+    splits = BlendedMegatronDatasetBuilder(CosmosIndexedDataset, [None, None, None], lambda: True, config).build()
+    model = _load(models["CV"])
+    seen = set()
+    for split in splits:
+        assert isinstance(split, BlendedDataset)
+        for i in range(len(split)):
+            sample = split[i]
+            blend = int(sample["dataset_id"])
+            source = IndexedDocuments(prefixes[blend]).source(sample["document_id"])
+            expected = _direct_encode(model, source)
+            latent = sample["latent"]
+            assert latent.shape == expected.shape == ((16, 3, 4, 4) if source["kind"] == "video" else (16, 1, 4, 4))
+            if blend == 0:
+                torch.testing.assert_close(latent, expected, atol=1e-5, rtol=0)
+            else:  # bfloat16, stored bit-exact: the encoder output cast once
+                assert latent.dtype == torch.bfloat16 and torch.equal(latent.view(torch.int16), expected.to(torch.bfloat16).view(torch.int16))
+            seen.add((blend, sample["document_id"]))
+    assert seen == {(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2)}
+
+
+def test_an_image_model_tokenizes_images_and_skips_videos(models, media, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    ramp = np.arange(48, dtype=np.uint8)[:, None] * 5
+    Image.fromarray(np.tile(ramp, (1, 40))).save(folder / "grey.png")
+    Image.fromarray(np.dstack([np.tile(ramp, (1, 56))] * 3 + [np.full((48, 56), 128, np.uint8)])).save(folder / "rgba.png")
+    Image.fromarray(np.tile(ramp, (1, 48))).convert("P").save(folder / "palette.png")
+    (folder / "clip.mp4").write_bytes((media / "a0.mp4").read_bytes())
+    summary = run_tokenize_job(_config(models["DI"], str(folder), tmp_path / "out", "run.batch_size=3"))
+    prefix = tmp_path / "out" / "tokens"
+    documents = IndexedDocuments(prefix)
+    assert summary.documents == 3 and [Path(documents.source(d)["path"]).name for d in range(3)] == ["grey.png", "palette.png", "rgba.png"]
+    model = _load(models["DI"])
+    for doc in range(3):
+        assert torch.equal(documents.token_grid(doc), _direct_encode(model, documents.source(doc)).long())
+        assert documents.shape(doc) == [4, 4]
+    (record,) = read_skipped(tmp_path / "out" / "skipped.jsonl")
+    assert record["path"].endswith("clip.mp4") and "image tokenizer" in record["reason"]
+
+
+def test_clip_lengths_and_options_are_checked_with_clear_errors(models, media, tmp_path):
+    with pytest.raises(ValueError, match=r"clip length must be 1 \+ k\*4 .*got 8"):
+        run_tokenize_job(_config(models["DV"], str(media), tmp_path, "clips.num_frames=8"))
+    with pytest.raises(ValueError, match="height must be a positive multiple of 8"):
+        run_tokenize_job(_config(models["DV"], str(media), tmp_path, "frames.height=30"))
+    with pytest.raises(ValueError, match="Key 'batchsize' not in 'RunOptions'"):
+        run_tokenize_job(_config(models["DV"], str(media), tmp_path, "run.batchsize=3"))
+    assert not list(tmp_path.iterdir())
