@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from nemo_cosmos.metrics import FrechetDistance, PairDistance, psnr, ssim
 
 C1 = (0.01 * 255) ** 2
+SSIM_TOLERANCE = 1e-12  # float64 throughout
 
 
 def constant_video(frames: int, value: int, size: int = 24) -> np.ndarray:
@@ -19,7 +20,7 @@ def constant_video(frames: int, value: int, size: int = 24) -> np.ndarray:
 def test_identical_is_infinite_psnr_and_unit_ssim():
     video = np.random.default_rng(0).integers(0, 256, (3, 24, 32, 3), dtype=np.uint8)
     assert psnr(video, video) == math.inf
-    assert ssim(video, video) == pytest.approx(1.0, abs=1e-12)
+    assert ssim(video, video) == pytest.approx(1.0, abs=SSIM_TOLERANCE)
 
 
 def test_known_noise_gives_known_psnr():
@@ -42,13 +43,30 @@ def test_ssim_of_constant_frames_is_the_luminance_term_averaged_per_frame():
     reconstruction = reference.copy()
     reconstruction[1] = 110  # frame 0 identical, frame 1 uniformly brighter
     shifted = (2 * 100 * 110 + C1) / (100**2 + 110**2 + C1)
-    assert ssim(reference, reconstruction) == pytest.approx((1.0 + shifted) / 2, abs=1e-12)
+    assert ssim(reference, reconstruction) == pytest.approx((1.0 + shifted) / 2, abs=SSIM_TOLERANCE)
 
 
 def test_images_and_tensors_are_accepted():
     image = torch.full((24, 24, 3), 100, dtype=torch.uint8)
-    assert ssim(image, image + 10) == pytest.approx((2 * 100 * 110 + C1) / (100**2 + 110**2 + C1), abs=1e-12)
+    assert ssim(image, image + 10) == pytest.approx((2 * 100 * 110 + C1) / (100**2 + 110**2 + C1), abs=SSIM_TOLERANCE)
     assert psnr(image, image + 10) == pytest.approx(20 * math.log10(25.5), abs=1e-12)
+
+
+def test_ssim_and_psnr_agree_with_the_published_definitions():
+    """Per-frame scikit-image SSIM (Wang et al. settings) averaged; whole-video PSNR."""
+    metrics = pytest.importorskip("skimage.metrics")
+    rng = np.random.default_rng(0)
+    rows, columns = np.mgrid[:48, :64]
+    texture = np.stack([127 + 100 * np.sin(columns / (5 + k)) * np.cos(rows / (3 + k)) for k in range(3)], axis=-1)
+    reference = np.stack([np.clip(texture + rng.normal(0, 20, texture.shape), 0, 255) for _ in range(3)]).astype(np.uint8)
+    noisy = np.clip(reference + rng.normal(0, 12, reference.shape), 0, 255).astype(np.uint8)
+    expected = np.mean([
+        metrics.structural_similarity(a, b, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+                                      use_sample_covariance=False)
+        for a, b in zip(reference, noisy)
+    ])
+    assert ssim(reference, noisy) == pytest.approx(expected, abs=SSIM_TOLERANCE)
+    assert psnr(reference, noisy) == pytest.approx(metrics.peak_signal_noise_ratio(reference, noisy, data_range=255), abs=1e-12)
 
 
 def test_bad_inputs_raise_value_errors():
