@@ -5,6 +5,8 @@ rFID, rFVD when their local TorchScript files are configured), ``per_file.csv`` 
 ``quality_vs_compression.png`` into ``output_dir``. Config: ``conf/evaluate.yaml``.
 """
 
+from pathlib import Path
+
 import torch
 from nemo.core.config import hydra_runner
 from nemo.utils import logging
@@ -31,7 +33,7 @@ def main(cfg: DictConfig) -> list[dict]:
     per_file, summaries = [], []
     for name in cfg.tokenizers:
         tokenizer = load_tokenizer(name, weights=cfg.weights, device=device, dtype=dtype)
-        rows, summary = evaluate_tokenizer(tokenizer, files, features, cfg.max_frames)
+        rows, summary = evaluate_tokenizer(tokenizer, Path(name).name, files, features, cfg.max_frames)
         per_file += rows
         summaries.append(summary)
         del tokenizer

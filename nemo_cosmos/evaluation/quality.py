@@ -98,15 +98,15 @@ class FeatureMetrics:
 
 
 def evaluate_tokenizer(
-    tokenizer, files: list[Path], features: FeatureMetrics | None = None, max_frames: int | None = None
+    tokenizer, name: str, files: list[Path], features: FeatureMetrics | None = None, max_frames: int | None = None
 ) -> tuple[list[dict], dict]:
-    """Per-file rows and the folder summary of one tokenizer."""
+    """Per-file rows and the folder summary of one tokenizer (anything with ``config`` and ``autoencode``)."""
     lpips, fid, fvd = (features or FeatureMetrics()).build()
     rows = []
-    for path in tqdm(files, desc=f"evaluating {tokenizer.name}", unit="file"):
+    for path in tqdm(files, desc=f"evaluating {name}", unit="file"):
         frames = read_frames(path, max_frames)
         reconstruction = reconstruct(tokenizer, frames)
-        row = {"tokenizer": tokenizer.name, "file": path.name, "frames": len(frames), "height": frames.shape[1],
+        row = {"tokenizer": name, "file": path.name, "frames": len(frames), "height": frames.shape[1],
                "width": frames.shape[2], "psnr": psnr(frames, reconstruction), "ssim": ssim(frames, reconstruction)}
         if lpips is not None:
             row["lpips"] = lpips(frames, reconstruction)
@@ -116,7 +116,7 @@ def evaluate_tokenizer(
         rows.append(row)
     cfg = tokenizer.config
     summary = {
-        "tokenizer": tokenizer.name,
+        "tokenizer": name,
         "model": cfg.short_name,
         "compression": cfg.temporal_compression * cfg.spatial_compression**2,
         "files": len(rows),

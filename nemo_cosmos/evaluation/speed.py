@@ -2,8 +2,9 @@
 
 A case (tokenizer, input size, dtype, compile, device) runs in its own subprocess
 (``python -m nemo_cosmos.evaluation.speed '<case json>'``): on Linux a child's
-``ru_maxrss`` starts at its parent's peak, so the CPU peak is the child's own ``VmHWM``;
-on CUDA it is ``max_memory_allocated`` per stage. Weights are the deterministic formula
+``ru_maxrss`` starts at its parent's peak, so the CPU peak is the child's own ``VmHWM``,
+reset (``/proc/self/clear_refs``) before each stage so that building the model does not
+count; on CUDA it is ``max_memory_allocated`` per stage. Weights are the deterministic formula
 weights (speed does not depend on their values). Implementations: ``ours``, and
 ``diffusers`` (its ``AutoencoderKLCosmos`` holding the same weights, CV models only);
 several in one case run interleaved in one process, so their time ratio is fair.
@@ -48,6 +49,20 @@ def process_memory(field_name: str) -> float:
             if line.startswith(field_name + ":"):
                 return int(line.split()[1]) * 1024 / GIB
     raise RuntimeError(f"{field_name} not in /proc/self/status")
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new high-water mark: ``VmHWM`` back to the current RSS, or CUDA's peak stats."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def peak_memory(device: torch.device) -> float:
+    """GiB: peak RSS of this process (CPU) or peak allocated (CUDA) since the last reset."""
+    return process_memory("VmHWM") if device.type == "cpu" else torch.cuda.max_memory_allocated(device) / GIB
 
 
 def _functions(tokenizer, implementation: str, compile: bool) -> tuple[Callable, Callable]:
@@ -99,16 +114,14 @@ def run_case(case: Case) -> dict:
     for iteration in range(case.warmup + case.repeats):
         for name, (encode, decode) in functions.items():
             for stage, function in (("encode", encode), ("decode", decode)):
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
+                if iteration == 0:
+                    reset_peak_memory(device)
                 result, seconds = _timed(function, x if stage == "encode" else outputs[name, "encode"], device)
                 outputs[name, stage] = result
                 if iteration >= case.warmup:
                     times[name][stage].append(seconds)
                 if iteration == 0:
-                    memory[f"{name}_{stage}"] = (
-                        process_memory("VmHWM") if device.type == "cpu" else torch.cuda.max_memory_allocated(device) / GIB
-                    )
+                    memory[f"{name}_{stage}"] = peak_memory(device)
     result = {"case": asdict(case), "model": cfg.short_name, "baseline_gb": baseline, "peak_gb": memory,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "timing": {}}
     for name, stages in times.items():
@@ -140,8 +153,8 @@ def measure(case: Case, compare: bool = False) -> list[dict]:
     """
     implementations = ["ours", "diffusers"] if compare else ["ours"]
     timed = run_case_in_subprocess(replace(case, implementations=implementations))
-    peaks = {"ours": timed["peak_gb"]} if not compare else {
-        name: run_case_in_subprocess(replace(case, implementations=[name], warmup=0, repeats=1))["peak_gb"]
+    memory_runs = {"ours": timed} if not compare else {
+        name: run_case_in_subprocess(replace(case, implementations=[name], warmup=0, repeats=1))
         for name in implementations
     }
     rows = []
@@ -156,10 +169,11 @@ def measure(case: Case, compare: bool = False) -> list[dict]:
             row[f"{stage}_ms_per_frame"] = stats["ms_per_frame"]
             row[f"{stage}_spread_%"] = 100 * (stats["max_s"] - stats["min_s"]) / stats["median_s"]
             row[f"{stage}_frames_per_s"] = stats["frames_per_s"]
-            row[f"{stage}_peak_gb"] = peaks[name][f"{name}_{stage}"]
+            row[f"{stage}_peak_gb"] = memory_runs[name]["peak_gb"][f"{name}_{stage}"]
+            row[f"{stage}_above_baseline_gb"] = row[f"{stage}_peak_gb"] - memory_runs[name]["baseline_gb"]
             if compare:
                 row[f"{stage}_time_vs_diffusers"] = stats["median_s"] / timed["timing"]["diffusers"][stage]["median_s"]
-        row["baseline_gb"] = timed["baseline_gb"] if not compare else None
+        row["baseline_gb"] = memory_runs[name]["baseline_gb"]
         if compare and name == "diffusers":
             row["max_abs_difference"] = max(timed["max_abs_difference"].values())
         rows.append(row)

@@ -23,9 +23,8 @@ WEIGHTS = ("pretrained", "formula")
 class NetworkTokenizer:
     """A network on a device and dtype, taking pixels of any size (edge-padded, then cropped)."""
 
-    def __init__(self, network: CosmosTokenizer, name: str):
+    def __init__(self, network: CosmosTokenizer):
         self.network = network.eval()
-        self.name = name
 
     @property
     def config(self) -> TokenizerConfig:
@@ -98,7 +97,6 @@ def load_tokenizer(
         network = read_local_tokenizer(path)
         if weights == "formula":
             fill_with_formula(network)
-        name = path.name
     elif name_or_dir.removeprefix("nvidia/") in PRESETS:
         name = canonical_name(name_or_dir)
         if weights != "formula":
@@ -109,4 +107,4 @@ def load_tokenizer(
         network = fill_with_formula(build_network(name))
     else:
         raise FileNotFoundError(f"{name_or_dir!r} is neither a tokenizer directory nor a known preset ({', '.join(PRESETS)})")
-    return NetworkTokenizer(network.to(device=device, dtype=dtype), name)
+    return NetworkTokenizer(network.to(device=device, dtype=dtype))
