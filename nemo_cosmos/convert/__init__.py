@@ -1,0 +1,1 @@
+"""Converters between our state_dict layout and other implementations' layouts."""

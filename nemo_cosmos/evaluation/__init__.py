@@ -1,0 +1,1 @@
+"""What the evaluation and benchmark recipes run: tokenizer loading, reconstruction quality, speed."""

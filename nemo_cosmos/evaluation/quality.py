@@ -1,0 +1,132 @@
+"""Reconstruction quality of a tokenizer over a folder of images or videos (TokenBench protocol).
+
+Per file: PSNR (MSE over the whole video), SSIM (per frame, averaged) and, when their
+TorchScript files are given, LPIPS; over the folder: the mean of those, plus rFID
+(frames) and rFVD (clips). See :mod:`nemo_cosmos.metrics`.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from nemo_cosmos.metrics import FrechetDistance, PairDistance, psnr, ssim
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+MEDIA = {"video": VIDEO_SUFFIXES, "image": IMAGE_SUFFIXES}
+
+
+def list_media(folder: str | Path, media: str, max_files: int | None = None) -> list[Path]:
+    """Sorted video (``media="video"``) or image files of ``folder``; raises when there are none."""
+    folder = Path(folder).expanduser()
+    if media not in MEDIA:
+        raise ValueError(f"media must be one of {sorted(MEDIA)}, got {media!r}")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA[media])
+    if not files:
+        raise FileNotFoundError(f"no {media} files ({', '.join(MEDIA[media])}) in {folder}")
+    return files[:max_files] if max_files else files
+
+
+def read_frames(path: Path, max_frames: int | None = None) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]`` of a video, or ``[1, H, W, 3]`` of an image."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        # data-io: switch to nemo_cosmos.data.image.read_image(path) when it lands
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))[None]
+    # data-io: switch to nemo_cosmos.data.video.read_video(path)[0] when it lands
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if max_frames and len(frames) == max_frames:
+                break
+    if not frames:
+        raise ValueError(f"no video frames decoded from {path}")
+    return np.stack(frames)
+
+
+def to_model_range(frames: np.ndarray) -> Tensor:
+    """uint8 ``[T, H, W, 3]`` -> float32 ``[3, T, H, W]`` in [-1, 1] (``x / 127.5 - 1``)."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+
+def to_uint8(pixels: Tensor) -> np.ndarray:
+    """``[3, T, H, W]`` in [-1, 1] -> uint8 ``[T, H, W, 3]``: clamp, scale, round half up."""
+    scaled = (pixels.float().clamp(-1.0, 1.0) + 1.0) * 127.5
+    return torch.floor(scaled + 0.5).to(torch.uint8).permute(1, 2, 3, 0).contiguous().numpy()
+
+
+def reconstruct(tokenizer, frames: np.ndarray, batch_frames: int = 8) -> np.ndarray:
+    """A video tokenizer reconstructs the clip whole; an image tokenizer each frame on its own."""
+    x = to_model_range(frames)
+    if tokenizer.config.is_video:
+        return to_uint8(tokenizer.autoencode(x.unsqueeze(0))[0])
+    images = x.transpose(0, 1)  # [T, 3, H, W]
+    parts = [tokenizer.autoencode(images[i : i + batch_frames]) for i in range(0, len(images), batch_frames)]
+    return to_uint8(torch.cat(parts).transpose(0, 1))
+
+
+@dataclass
+class FeatureMetrics:
+    """The optional learned metrics, each given by a local TorchScript file (None: skipped)."""
+
+    lpips: str | None = None
+    fid: dict = field(default_factory=dict)  # {path, pixels, kwargs}
+    fvd: dict = field(default_factory=dict)
+
+    def build(self) -> tuple[PairDistance | None, FrechetDistance | None, FrechetDistance | None]:
+        lpips = PairDistance(self.lpips) if self.lpips else None
+        fid = self._frechet("rFID", self.fid, clips=False)
+        fvd = self._frechet("rFVD", self.fvd, clips=True)
+        return lpips, fid, fvd
+
+    @staticmethod
+    def _frechet(name: str, spec: dict, clips: bool) -> FrechetDistance | None:
+        if not spec or not spec.get("path"):
+            return None
+        return FrechetDistance(spec["path"], name, clips, spec.get("pixels", "uint8"), spec.get("kwargs"))
+
+
+def evaluate_tokenizer(
+    tokenizer, name: str, files: list[Path], features: FeatureMetrics | None = None, max_frames: int | None = None
+) -> tuple[list[dict], dict]:
+    """Per-file rows and the folder summary of one tokenizer (anything with ``config`` and ``autoencode``)."""
+    lpips, fid, fvd = (features or FeatureMetrics()).build()
+    rows = []
+    for path in tqdm(files, desc=f"evaluating {name}", unit="file"):
+        frames = read_frames(path, max_frames)
+        reconstruction = reconstruct(tokenizer, frames)
+        row = {"tokenizer": name, "file": path.name, "frames": len(frames), "height": frames.shape[1],
+               "width": frames.shape[2], "psnr": psnr(frames, reconstruction), "ssim": ssim(frames, reconstruction)}
+        if lpips is not None:
+            row["lpips"] = lpips(frames, reconstruction)
+        for metric in (fid, fvd):
+            if metric is not None:
+                metric.update(frames, reconstruction)
+        rows.append(row)
+    cfg = tokenizer.config
+    summary = {
+        "tokenizer": name,
+        "model": cfg.short_name,
+        "compression": cfg.temporal_compression * cfg.spatial_compression**2,
+        "files": len(rows),
+        "psnr": float(np.mean([r["psnr"] for r in rows])),
+        "ssim": float(np.mean([r["ssim"] for r in rows])),
+    }
+    if lpips is not None:
+        summary["lpips"] = float(np.mean([r["lpips"] for r in rows]))
+    if fid is not None:
+        summary["rfid"] = fid.compute()
+    if fvd is not None:
+        summary["rfvd"] = fvd.compute()
+    return rows, summary

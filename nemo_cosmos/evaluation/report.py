@@ -1,0 +1,61 @@
+"""Result tables (markdown + CSV) and the quality-vs-compression plot."""
+
+import csv
+import math
+from pathlib import Path
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return str(value)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """A GitHub markdown table; columns are the union of the rows' keys, in first-seen order."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(rows: list[dict], directory: str | Path, stem: str) -> tuple[Path, Path]:
+    """``<stem>.md`` and ``<stem>.csv`` in ``directory`` (created); returns both paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    markdown, table = directory / f"{stem}.md", directory / f"{stem}.csv"
+    markdown.write_text(markdown_table(rows))
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return markdown, table
+
+
+def plot_quality_vs_compression(summaries: list[dict], path: str | Path) -> Path:
+    """PSNR and SSIM of each tokenizer against its compression factor (pixels per latent position)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric, label in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "ssim", "SSIM")):
+        for summary in summaries:
+            value = summary[metric]
+            if math.isfinite(value):
+                axis.scatter(summary["compression"], value)
+                axis.annotate(summary["tokenizer"], (summary["compression"], value), fontsize=7,
+                              textcoords="offset points", xytext=(4, 4))
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("compression (pixels per latent position)")
+        axis.set_ylabel(label)
+        axis.grid(True, alpha=0.3)
+    figure.suptitle("Reconstruction quality vs compression")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

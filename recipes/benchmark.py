@@ -1,0 +1,37 @@
+"""Encode/decode throughput and peak memory of tokenizers, optionally side by side with diffusers.
+
+Every case runs in a fresh subprocess (clean peak-memory numbers); with ``compare=true``
+diffusers' ``AutoencoderKLCosmos`` runs interleaved with ours in one process on the same
+weights and input, and the table gets our time divided by its time. Writes
+``benchmark.md`` / ``benchmark.csv`` into ``output_dir``. Config: ``conf/benchmark.yaml``.
+"""
+
+import itertools
+
+import torch
+from nemo.core.config import hydra_runner
+from nemo.utils import logging
+from omegaconf import DictConfig
+
+from nemo_cosmos.evaluation.report import markdown_table, write_tables
+from nemo_cosmos.evaluation.speed import Case, measure
+
+
+@hydra_runner(config_path="../conf", config_name="benchmark")
+def main(cfg: DictConfig) -> list[dict]:
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    rows = []
+    for name, (frames, height, width), dtype, compiled in itertools.product(
+        cfg.tokenizers, cfg.inputs, cfg.dtypes, cfg.compile
+    ):
+        case = Case(name, frames, height, width, dtype, bool(compiled), device, cfg.threads, cfg.warmup, cfg.repeats)
+        logging.info(f"benchmarking {case}")
+        rows += measure(case, compare=cfg.compare)
+    markdown, table = write_tables(rows, cfg.output_dir, "benchmark")
+    logging.info(f"speed and memory:\n{markdown_table(rows)}")
+    logging.info(f"wrote {markdown} and {table}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Reconstruct a folder of images or videos with one or more tokenizers and report quality.
+
+Writes ``results.md`` / ``results.csv`` (one row per tokenizer: PSNR, SSIM, and LPIPS,
+rFID, rFVD when their local TorchScript files are configured), ``per_file.csv`` and
+``quality_vs_compression.png`` into ``output_dir``. Config: ``conf/evaluate.yaml``.
+"""
+
+from pathlib import Path
+
+import torch
+from nemo.core.config import hydra_runner
+from nemo.utils import logging
+from omegaconf import DictConfig, OmegaConf
+
+from nemo_cosmos.evaluation.quality import FeatureMetrics, evaluate_tokenizer, list_media
+from nemo_cosmos.evaluation.report import markdown_table, plot_quality_vs_compression, write_tables
+from nemo_cosmos.evaluation.tokenizers import load_tokenizer  # the ModelPT: CausalVideoTokenizer.from_pretrained
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@hydra_runner(config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> list[dict]:
+    files = list_media(cfg.input_dir, cfg.media, cfg.max_files)
+    logging.info(f"evaluating {len(files)} {cfg.media} files of {cfg.input_dir} with {len(cfg.tokenizers)} tokenizer(s)")
+    metrics = OmegaConf.to_container(cfg.metrics, resolve=True)
+    features = FeatureMetrics(lpips=metrics.get("lpips"), fid=metrics.get("fid") or {}, fvd=metrics.get("fvd") or {})
+    device, dtype = resolve_device(cfg.device), getattr(torch, cfg.dtype)
+    per_file, summaries = [], []
+    for name in cfg.tokenizers:
+        tokenizer = load_tokenizer(name, weights=cfg.weights, device=device, dtype=dtype)
+        rows, summary = evaluate_tokenizer(tokenizer, Path(name).name, files, features, cfg.max_frames)
+        per_file += rows
+        summaries.append(summary)
+        del tokenizer
+    markdown, table = write_tables(summaries, cfg.output_dir, "results")
+    write_tables(per_file, cfg.output_dir, "per_file")
+    plot = plot_quality_vs_compression(summaries, f"{cfg.output_dir}/quality_vs_compression.png")
+    logging.info(f"reconstruction quality ({cfg.weights} weights):\n{markdown_table(summaries)}")
+    logging.info(f"wrote {markdown}, {table} and {plot}")
+    return summaries
+
+
+if __name__ == "__main__":
+    main()
