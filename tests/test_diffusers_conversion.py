@@ -79,13 +79,20 @@ def test_state_dict_round_trip():
     assert all(back[key] is state_dict[key] for key in state_dict)
 
 
+def test_attention_inside_levels_lands_where_diffusers_puts_it():
+    """Both count resolutions as the reference does: halved at every level but the last."""
+    config = TokenizerConfig(**SMALL, spatial_compression=8, temporal_compression=8, resolution=64, attn_resolutions=[8])
+    network = build_network(config)
+    assert any(".attn." in key for key in network.state_dict())
+    to_diffusers(network)  # the key sets match exactly, or this raises
+
+
 def test_rejects_what_diffusers_cannot_hold():
     with pytest.raises(ValueError, match="CV only"):
         diffusers_config(TokenizerConfig(**{**SMALL, "family": "DV"}, spatial_compression=8, temporal_compression=8))
-    # Attention at 8: ours puts it on encoder level 2, diffusers' counter on level 1.
-    mismatched = TokenizerConfig(**SMALL, spatial_compression=8, temporal_compression=8, resolution=64, attn_resolutions=[8])
-    with pytest.raises(ValueError, match="does not map onto AutoencoderKLCosmos"):
-        to_diffusers(build_network(mismatched))
+    legacy = TokenizerConfig(**SMALL, spatial_compression=8, temporal_compression=8, legacy_mode=True)
+    with pytest.raises(ValueError):
+        diffusers_config(legacy)
     partial = {"quant_conv.weight": torch.zeros(16, 16, 1, 1, 1)}
     with pytest.raises(ValueError, match="missing"):
         from_diffusers_state_dict(partial, SMALL_CONFIGS["CV8x8x8"])

@@ -7,11 +7,9 @@ Differences that matter when comparing the two (diffusers 0.42):
 - diffusers' model applies no latent normalisation in ``encode``/``decode``; its
   ``latents_mean``/``latents_std`` config entries (statistics of Cosmos-1.0-CV8x8x8) are
   only read by pipelines. We pass ``None`` unless the caller gives statistics.
-- diffusers places attention by a resolution counter that halves (doubles) at every
-  level that has a resampler slot, whether or not it resamples in space; ours counts
-  only spatial steps. The official configs have attention in the mid blocks only, so
-  both agree there; a custom ``attn_resolutions`` can disagree, and then the key check
-  below rejects the conversion.
+- Attention inside levels (custom ``attn_resolutions``) is placed by a resolution
+  counter that halves (doubles) at every level but the last, in both, as in the
+  reference; the key check below rejects any config that still does not map.
 - diffusers' temporal upsampling repeats frames only when more than one latent frame
   comes in; for whole clips that is the same as ours (``T -> 2T - 1``).
 - diffusers keeps its Haar filter taps ``1/sqrt(2)`` in a float32 buffer and rescales

@@ -1,6 +1,7 @@
 """Causal 3D convolution: no output frame sees a later input frame."""
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nemo_cosmos.modules.streaming import StreamingModule
@@ -33,10 +34,17 @@ class CausalConv3d(StreamingModule):
         self.conv3d = nn.Conv3d(
             in_channels, out_channels, kernel_size, stride=stride, padding=(0, padding, padding)
         )
+        self._temporal_only = kernel_size[1:] == (1, 1) and stride[1:] == (1, 1) and padding == 0
 
     def forward(self, x: Tensor) -> Tensor:
         if self.time_pad > 0:
             x = self._with_past_frames(x)
+        if self._temporal_only:
+            # A (k, 1, 1) kernel is a 2D conv over (time, pixels): same numbers, no copy,
+            # and faster on CPU than the 3D kernel.
+            conv = self.conv3d
+            y = F.conv2d(x.flatten(3), conv.weight.squeeze(-1), conv.bias, stride=(conv.stride[0], 1))
+            return y.unflatten(3, x.shape[3:])
         return self.conv3d(x)
 
     def _with_past_frames(self, x: Tensor) -> Tensor:

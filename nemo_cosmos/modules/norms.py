@@ -9,7 +9,7 @@ class FrameNorm(nn.Module):
 
     Equal to the reference's time-folded ``CausalNormalize`` without folding time into
     the batch (which costs two full copies): statistics over (C, H, W) per frame, taken
-    in float32 even for half-precision inputs. Weights under ``norm.weight/bias``.
+    in float32 even for half-precision inputs (float64 stays float64). Weights under ``norm.weight/bias``.
     """
 
     def __init__(self, channels: int, eps: float = 1e-6):
@@ -17,7 +17,8 @@ class FrameNorm(nn.Module):
         self.norm = nn.GroupNorm(1, channels, eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
-        var, mean = torch.var_mean(x.float(), dim=(1, 3, 4), keepdim=True, correction=0)
+        stats_dtype = torch.promote_types(x.dtype, torch.float32)  # float32, or float64 for float64
+        var, mean = torch.var_mean(x.to(stats_dtype), dim=(1, 3, 4), keepdim=True, correction=0)
         scale = torch.rsqrt(var + self.norm.eps).to(x.dtype) * self.norm.weight.view(1, -1, 1, 1, 1)
         return torch.addcmul(self.norm.bias.view(1, -1, 1, 1, 1), x - mean.to(x.dtype), scale)
 

@@ -45,7 +45,7 @@ class VideoEncoder(nn.Module):
                 spatial, temporal = i < spatial_steps, i < temporal_steps
                 if spatial or temporal:
                     downsample = HybridDownsample3d(width, spatial, temporal)
-                resolution //= 2 if spatial else 1
+                resolution //= 2  # the reference halves it at every level but the last
                 convs = {"conv1": (SPATIAL, spatial), "conv2": (TEMPORAL, temporal), "conv3": (POINTWISE, spatial or temporal)}
                 self.unused_reference_weights.update(unused_resampler_weights(f"down.{i}.downsample", width, convs))
             levels.append(Level(blocks, attns, downsample, "downsample"))
@@ -78,7 +78,7 @@ class VideoDecoder(nn.Module):
         for r in range(len(mults) - 1):  # r = L - 1 - i, 0 at the lowest resolution
             temporal = r < temporal_steps if cfg.legacy_mode else 0 < r < temporal_steps + 1
             steps.append((temporal or (r < spatial_steps and spatial_steps > temporal_steps), temporal))
-        resolution = cfg.resolution // p // 2 ** sum(spatial for spatial, _ in steps)
+        resolution = cfg.resolution // p // 2 ** (len(mults) - 1)  # as the reference counts
         levels = []
         for i in reversed(range(len(mults))):
             blocks, attns = [], []
@@ -92,7 +92,7 @@ class VideoDecoder(nn.Module):
                 spatial, temporal = steps[len(mults) - 1 - i]
                 if spatial or temporal:
                     upsample = HybridUpsample3d(width, spatial, temporal)
-                resolution *= 2 if spatial else 1
+                resolution *= 2
                 convs = {"conv1": (TEMPORAL, temporal), "conv2": (SPATIAL, spatial), "conv3": (POINTWISE, spatial or temporal)}
                 self.unused_reference_weights.update(unused_resampler_weights(f"up.{i}.upsample", width, convs))
             levels.insert(0, Level(blocks, attns, upsample, "upsample"))
