@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nemo_cosmos.evaluation.quality import FeatureMetrics, evaluate_tokenizer, list_media
 from nemo_cosmos.evaluation.report import markdown_table, plot_quality_vs_compression, write_tables
-from nemo_cosmos.evaluation.tokenizers import load_tokenizer  # the ModelPT: CausalVideoTokenizer.from_pretrained
+from nemo_cosmos.evaluation.tokenizers import load_tokenizer
 
 
 def resolve_device(device: str) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 from tqdm import tqdm
 
+from nemo_cosmos.data import UnreadableMediaError, frames_to_tensor, iter_frames, read_image, tensor_to_frames
 from nemo_cosmos.metrics import FrechetDistance, PairDistance, psnr, ssim
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -36,44 +36,21 @@ def list_media(folder: str | Path, media: str, max_files: int | None = None) -> 
 def read_frames(path: Path, max_frames: int | None = None) -> np.ndarray:
     """uint8 ``[T, H, W, 3]`` of a video, or ``[1, H, W, 3]`` of an image."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        # data-io: switch to nemo_cosmos.data.image.read_image(path) when it lands
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))[None]
-    # data-io: switch to nemo_cosmos.data.video.read_video(path)[0] when it lands
-    import av
-
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if max_frames and len(frames) == max_frames:
-                break
+        return read_image(path)[None]
+    frames = [frame for _, frame in iter_frames(path, 0, max_frames)]
     if not frames:
-        raise ValueError(f"no video frames decoded from {path}")
+        raise UnreadableMediaError(path, "no video frames decoded")
     return np.stack(frames)
-
-
-def to_model_range(frames: np.ndarray) -> Tensor:
-    """uint8 ``[T, H, W, 3]`` -> float32 ``[3, T, H, W]`` in [-1, 1] (``x / 127.5 - 1``)."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
-
-
-def to_uint8(pixels: Tensor) -> np.ndarray:
-    """``[3, T, H, W]`` in [-1, 1] -> uint8 ``[T, H, W, 3]``: clamp, scale, round half up."""
-    scaled = (pixels.float().clamp(-1.0, 1.0) + 1.0) * 127.5
-    return torch.floor(scaled + 0.5).to(torch.uint8).permute(1, 2, 3, 0).contiguous().numpy()
 
 
 def reconstruct(tokenizer, frames: np.ndarray, batch_frames: int = 8) -> np.ndarray:
     """A video tokenizer reconstructs the clip whole; an image tokenizer each frame on its own."""
-    x = to_model_range(frames)
-    if tokenizer.config.is_video:
-        return to_uint8(tokenizer.autoencode(x.unsqueeze(0))[0])
+    x = frames_to_tensor(frames)
+    if tokenizer.network_config.is_video:
+        return tensor_to_frames(tokenizer.autoencode(x.unsqueeze(0))[0])
     images = x.transpose(0, 1)  # [T, 3, H, W]
     parts = [tokenizer.autoencode(images[i : i + batch_frames]) for i in range(0, len(images), batch_frames)]
-    return to_uint8(torch.cat(parts).transpose(0, 1))
+    return tensor_to_frames(torch.cat(parts).transpose(0, 1))
 
 
 @dataclass
@@ -114,7 +91,7 @@ def evaluate_tokenizer(
             if metric is not None:
                 metric.update(frames, reconstruction)
         rows.append(row)
-    cfg = tokenizer.config
+    cfg = tokenizer.network_config
     summary = {
         "tokenizer": name,
         "model": cfg.short_name,
