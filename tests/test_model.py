@@ -202,7 +202,8 @@ def test_streaming_default_equals_one_pass(checkpoints):
     whole = CausalVideoTokenizer.from_pretrained(checkpoints["CV"], chunk_latents=None)
     (latent,) = streamed.encode(x)
     torch.testing.assert_close(latent, whole.encode(x)[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(streamed.decode(latent), whole.decode(latent), atol=1e-5, rtol=1e-5)
+    # Issue 8's standard for streamed vs one-pass: float32 within 1e-4 (kernels differ by chunk shape).
+    torch.testing.assert_close(streamed.decode(latent), whole.decode(latent), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(streamed.autoencode(x), whole.autoencode(x), atol=1e-4, rtol=1e-4)
     discrete = CausalVideoTokenizer.from_pretrained(checkpoints["DV"], chunk_latents=1)
     assert CausalVideoTokenizer.from_pretrained(checkpoints["DV"]).cfg.chunk_latents == 2  # streams by default
