@@ -17,7 +17,6 @@ Both take uint8 arrays or tensors, videos ``[T, H, W, 3]`` or images ``[H, W, 3]
 import math
 
 import numpy as np
-import torch
 from torch import Tensor
 
 SSIM_SIGMA = 1.5
