@@ -88,13 +88,17 @@ def test_evaluate_recipe_names_missing_feature_weights(tmp_path):
         load_recipe("evaluate").main(cfg)
 
 
-def test_benchmark_recipe_compares_with_diffusers(tmp_path):
+def test_benchmark_recipe_compares_with_diffusers_and_streaming(tmp_path):
     pytest.importorskip("diffusers")
-    cfg = recipe_config("benchmark", tokenizers=[save_small_tokenizer(tmp_path / "cv", "CV", 4)], inputs=[[5, 32, 32]],
-                        device="cpu", threads=1, warmup=0, repeats=2, compare=True, output_dir=str(tmp_path / "out"))
+    cfg = recipe_config("benchmark", tokenizers=[save_small_tokenizer(tmp_path / "cv", "CV", 4)], inputs=[[9, 32, 32]],
+                        device="cpu", threads=1, warmup=0, repeats=2, compare=True, streaming=True, chunk_latents=1,
+                        output_dir=str(tmp_path / "out"))
     rows = load_recipe("benchmark").main(cfg)
 
-    assert [r["implementation"] for r in rows] == ["ours", "diffusers"]
+    assert [r["implementation"] for r in rows] == ["ours", "streamed", "diffusers"]
+    assert rows[1]["max_abs_difference"] < 1e-4  # streaming is exact: float rounding only
+    assert (tmp_path / "out" / "streaming.png").stat().st_size > 0
+    rows = [rows[0], rows[2]]
     for row in rows:
         assert row["encode_frames_per_s"] > 0 and row["decode_ms_per_frame"] > 0
         assert row["encode_peak_gb"] > 0.05 and row["decode_peak_gb"] > 0.05
@@ -102,4 +106,4 @@ def test_benchmark_recipe_compares_with_diffusers(tmp_path):
         assert row["encode_time_vs_diffusers"] > 0
     assert rows[1]["encode_time_vs_diffusers"] == 1.0
     assert rows[1]["max_abs_difference"] < 1e-3
-    assert (tmp_path / "out" / "benchmark.csv").read_text().count("\n") == 3
+    assert (tmp_path / "out" / "benchmark.csv").read_text().count("\n") == 4

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from nemo_cosmos.evaluation.tokenizers import load_tokenizer
 
-IMPLEMENTATIONS = ("ours", "diffusers")
+IMPLEMENTATIONS = ("ours", "streamed", "diffusers")  # streamed: ours, exact chunk-by-chunk
 GIB = 2**30
 
 
@@ -42,6 +42,7 @@ class Case:
     warmup: int = 1
     repeats: int = 5
     implementations: list[str] = field(default_factory=lambda: ["ours"])
+    chunk_latents: int = 2  # "streamed": latent frames per chunk (1 + chunk*ct frames first, then chunk*ct)
 
 
 def process_memory(field_name: str) -> float:
@@ -78,15 +79,19 @@ def peak_memory(device: torch.device) -> float:
     return process_memory("VmHWM") if device.type == "cpu" else torch.cuda.max_memory_allocated(device) / GIB
 
 
-def _functions(tokenizer, implementation: str, compile: bool) -> tuple[Callable, Callable]:
-    if implementation == "ours":
+def _functions(tokenizer, implementation: str, case: Case) -> tuple[Callable, Callable]:
+    compile = case.compile
+    if implementation in ("ours", "streamed"):
         network = tokenizer.network  # the bare network: no inference_mode wrapper inside compiled code
+        chunk = case.chunk_latents if implementation == "streamed" else None
+        chunk_frames = None if chunk is None else chunk * network.config.temporal_compression
 
         def encode(x: Tensor) -> Tensor:
-            encoded = network.encode(x)
+            encoded = network.encode(x, chunk_frames=chunk_frames)
             return encoded[0] if isinstance(encoded, tuple) else encoded  # discrete: the indices
 
-        decode = network.decode
+        def decode(z: Tensor) -> Tensor:
+            return network.decode(z, chunk_latents=chunk)
     elif implementation == "diffusers":
         from nemo_cosmos.convert.diffusers import to_diffusers
 
@@ -127,7 +132,7 @@ def run_case(case: Case) -> dict:
     shape = (1, 3, case.frames, case.height, case.width) if cfg.is_video else (case.frames, 3, case.height, case.width)
     x = torch.empty(shape, device=device, dtype=tokenizer.dtype).uniform_(-1, 1)  # in place: no temporaries
     tokenizer.network.check_pixels(x)
-    functions = {name: _functions(tokenizer, name, case.compile) for name in case.implementations}
+    functions = {name: _functions(tokenizer, name, case) for name in case.implementations}
     if device.type == "cpu":
         release_free_heap()
     baseline = process_memory("VmRSS") if device.type == "cpu" else torch.cuda.memory_allocated(device) / GIB
@@ -166,16 +171,17 @@ def run_case_in_subprocess(case: Case, timeout_s: float | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(case: Case, compare: bool = False) -> list[dict]:
+def measure(case: Case, compare: bool = False, streaming: bool = False) -> list[dict]:
     """Table rows (one per implementation) for ``case``.
 
-    Without ``compare``: one subprocess times ours and records its peak memory. With it:
-    one subprocess times ours and diffusers interleaved (the time ratio), and one
-    single-run subprocess per implementation records each one's own peak memory.
+    Ours alone: one subprocess times it and records its peak memory. With ``compare``
+    (diffusers) and/or ``streaming`` (ours chunk by chunk, exact): one subprocess times
+    them interleaved (the ratios), and one single-run subprocess per implementation
+    records each one's own peak memory.
     """
-    implementations = ["ours", "diffusers"] if compare else ["ours"]
+    implementations = ["ours"] + (["streamed"] if streaming else []) + (["diffusers"] if compare else [])
     timed = run_case_in_subprocess(replace(case, implementations=implementations))
-    memory_runs = {"ours": timed} if not compare else {
+    memory_runs = {"ours": timed} if len(implementations) == 1 else {
         name: run_case_in_subprocess(replace(case, implementations=[name], warmup=0, repeats=1))
         for name in implementations
     }
@@ -199,8 +205,8 @@ def measure(case: Case, compare: bool = False) -> list[dict]:
                 row[f"{stage}_time_vs_diffusers"] = stats["median_s"] / peer["median_s"]
                 row[f"{stage}_best_vs_diffusers"] = stats["min_s"] / peer["min_s"]
         row["baseline_gb"] = memory_runs[name]["baseline_gb"]
-        if compare and name == "diffusers":
-            row["max_abs_difference"] = max(timed["max_abs_difference"].values())
+        if name != "ours":
+            row["max_abs_difference"] = max(v for k, v in timed["max_abs_difference"].items() if k.startswith(name))
         rows.append(row)
     return rows
 
