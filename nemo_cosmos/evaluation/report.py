@@ -53,12 +53,7 @@ def plot_quality_vs_compression(summaries: list[dict], path: str | Path) -> Path
         axis.set_ylabel(label)
         axis.grid(True, alpha=0.3)
     figure.suptitle("Reconstruction quality vs compression")
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_streaming(rows: list[dict], path: str | Path) -> Path:
@@ -82,6 +77,13 @@ def plot_streaming(rows: list[dict], path: str | Path) -> Path:
         axis.grid(True, alpha=0.3)
         axis.legend()
     figure.suptitle(f"One pass vs exact streaming: {rows[0]['tokenizer']}, {rows[0]['input'].split('x', 1)[1]}")
+    return _save(figure, path)
+
+
+def _save(figure, path: str | Path) -> Path:
+    """Lay out, write as PNG (creating the folder) and close ``figure``."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
