@@ -36,11 +36,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for the clips")
     parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--height", type=int, default=144)
+    parser.add_argument("--width", type=int, default=192)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for index in range(args.count):
         path = args.out / f"sample_{index}.mp4"
-        write_video(path, sample_clip(seed=index), fps=24)
+        write_video(path, sample_clip(index, args.frames, args.height, args.width), fps=24)
         print(f"wrote {path}")
 
 

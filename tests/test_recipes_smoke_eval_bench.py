@@ -107,3 +107,19 @@ def test_benchmark_recipe_compares_with_diffusers_and_streaming(tmp_path):
     assert rows[1]["encode_time_vs_diffusers"] == 1.0
     assert rows[1]["max_abs_difference"] < 1e-3
     assert (tmp_path / "out" / "benchmark.csv").read_text().count("\n") == 4
+
+
+def test_benchmark_single_run_measures_each_implementation_alone(tmp_path):
+    """warmup=0, repeats=1 (inputs that take minutes): one process per implementation gives
+    both its time and its own peak memory; outputs of separate processes are not compared."""
+    cfg = recipe_config("benchmark", tokenizers=[save_small_tokenizer(tmp_path / "cv", "CV", 4)],
+                        inputs=[[9, 32, 32]], device="cpu", threads=1, warmup=0, repeats=1,
+                        streaming=True, chunk_latents=1, output_dir=str(tmp_path / "out"))
+    rows = load_recipe("benchmark").main(cfg)
+
+    assert [(r["input"], r["implementation"]) for r in rows] == [("9x32x32", "ours"), ("9x32x32", "streamed")]
+    for row in rows:
+        assert row["encode_spread_%"] == 0 and row["decode_ms_per_frame"] > 0
+        assert row["encode_peak_gb"] >= row["baseline_gb"] > 0.05
+        assert "max_abs_difference" not in row
+    assert (tmp_path / "out" / "streaming.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

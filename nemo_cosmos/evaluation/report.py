@@ -57,25 +57,27 @@ def plot_quality_vs_compression(summaries: list[dict], path: str | Path) -> Path
 
 
 def plot_streaming(rows: list[dict], path: str | Path) -> Path:
-    """Encode peak memory (above the model and input) and time per clip against the clip
-    length, one pass (``ours``) next to exact streaming (``streamed``)."""
+    """Peak memory (above the model and input) and time per clip of encode and decode against
+    the clip length, one pass (``ours``) next to exact streaming (``streamed``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for name, marker in (("ours", "o-"), ("streamed", "s-")):
-        mine = sorted((r for r in rows if r["implementation"] == name), key=lambda r: int(r["input"].split("x")[0]))
-        frames = [int(r["input"].split("x")[0]) for r in mine]
-        label = "one pass" if name == "ours" else "streamed (exact)"
-        axes[0].plot(frames, [r["encode_above_baseline_gb"] for r in mine], marker, label=label)
-        axes[1].plot(frames, [r["encode_ms_per_frame"] * f / 1000 for r, f in zip(mine, frames)], marker, label=label)
-    for axis, label in ((axes[0], "encode peak memory above baseline (GB)"), (axes[1], "encode time per clip (s)")):
-        axis.set_xlabel("frames per clip")
-        axis.set_ylabel(label)
-        axis.grid(True, alpha=0.3)
-        axis.legend()
+    figure, axes = plt.subplots(2, 2, figsize=(10, 8))
+    for (memory_axis, time_axis), stage in zip(axes, ("encode", "decode")):
+        for name, marker in (("ours", "o-"), ("streamed", "s-")):
+            mine = sorted((r for r in rows if r["implementation"] == name), key=lambda r: int(r["input"].split("x")[0]))
+            frames = [int(r["input"].split("x")[0]) for r in mine]
+            label = "one pass" if name == "ours" else "streamed (exact)"
+            memory_axis.plot(frames, [r[f"{stage}_above_baseline_gb"] for r in mine], marker, label=label)
+            seconds = [r[f"{stage}_ms_per_frame"] * f / 1000 for r, f in zip(mine, frames)]
+            time_axis.plot(frames, seconds, marker, label=label)
+        for axis, label in ((memory_axis, "peak memory above baseline (GB)"), (time_axis, "time per clip (s)")):
+            axis.set_xlabel("frames per clip")
+            axis.set_ylabel(f"{stage}: {label}")
+            axis.grid(True, alpha=0.3)
+            axis.legend()
     figure.suptitle(f"One pass vs exact streaming: {rows[0]['tokenizer']}, {rows[0]['input'].split('x', 1)[1]}")
     return _save(figure, path)
 

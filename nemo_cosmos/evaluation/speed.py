@@ -177,36 +177,44 @@ def measure(case: Case, compare: bool = False, streaming: bool = False) -> list[
     Ours alone: one subprocess times it and records its peak memory. With ``compare``
     (diffusers) and/or ``streaming`` (ours chunk by chunk, exact): one subprocess times
     them interleaved (the ratios), and one single-run subprocess per implementation
-    records each one's own peak memory.
+    records each one's own peak memory. A case of a single run (``warmup=0, repeats=1``,
+    for inputs that take minutes) runs each implementation once, alone, for both.
     """
     implementations = ["ours"] + (["streamed"] if streaming else []) + (["diffusers"] if compare else [])
-    timed = run_case_in_subprocess(replace(case, implementations=implementations))
-    memory_runs = {"ours": timed} if len(implementations) == 1 else {
-        name: run_case_in_subprocess(replace(case, implementations=[name], warmup=0, repeats=1))
-        for name in implementations
-    }
+    single_run = case.warmup == 0 and case.repeats == 1
+    if len(implementations) == 1 or single_run:
+        runs = {name: run_case_in_subprocess(replace(case, implementations=[name])) for name in implementations}
+        timing = {name: run["timing"][name] for name, run in runs.items()}
+        differences = {}  # outputs of separate processes are not compared
+    else:
+        timed = run_case_in_subprocess(replace(case, implementations=implementations))
+        timing, differences = timed["timing"], timed["max_abs_difference"]
+        runs = {
+            name: run_case_in_subprocess(replace(case, implementations=[name], warmup=0, repeats=1))
+            for name in implementations
+        }
     rows = []
     for name in implementations:
-        timing = timed["timing"][name]
+        run = runs[name]
         row = {
-            "tokenizer": timed["model"], "input": f"{case.frames}x{case.height}x{case.width}", "dtype": case.dtype,
-            "compile": case.compile, "device": case.device, "threads": timed["threads"], "implementation": name,
+            "tokenizer": run["model"], "input": f"{case.frames}x{case.height}x{case.width}", "dtype": case.dtype,
+            "compile": case.compile, "device": case.device, "threads": run["threads"], "implementation": name,
         }
         for stage in ("encode", "decode"):
-            stats = timing[stage]
+            stats = timing[name][stage]
             row[f"{stage}_ms_per_frame"] = stats["ms_per_frame"]
             row[f"{stage}_best_ms_per_frame"] = stats["best_ms_per_frame"]
             row[f"{stage}_spread_%"] = 100 * (stats["max_s"] - stats["min_s"]) / stats["median_s"]
             row[f"{stage}_frames_per_s"] = stats["frames_per_s"]
-            row[f"{stage}_peak_gb"] = memory_runs[name]["peak_gb"][f"{name}_{stage}"]
-            row[f"{stage}_above_baseline_gb"] = row[f"{stage}_peak_gb"] - memory_runs[name]["baseline_gb"]
+            row[f"{stage}_peak_gb"] = run["peak_gb"][f"{name}_{stage}"]
+            row[f"{stage}_above_baseline_gb"] = row[f"{stage}_peak_gb"] - run["baseline_gb"]
             if compare:
-                peer = timed["timing"]["diffusers"][stage]
+                peer = timing["diffusers"][stage]
                 row[f"{stage}_time_vs_diffusers"] = stats["median_s"] / peer["median_s"]
                 row[f"{stage}_best_vs_diffusers"] = stats["min_s"] / peer["min_s"]
-        row["baseline_gb"] = memory_runs[name]["baseline_gb"]
-        if name != "ours":
-            row["max_abs_difference"] = max(v for k, v in timed["max_abs_difference"].items() if k.startswith(name))
+        row["baseline_gb"] = run["baseline_gb"]
+        if name != "ours" and differences:
+            row["max_abs_difference"] = max(v for k, v in differences.items() if k.startswith(name))
         rows.append(row)
     return rows
 

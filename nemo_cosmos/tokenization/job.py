@@ -160,7 +160,7 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
         f"dataset {summary.prefix}: {summary.documents} documents, {summary.tokens} {unit}; {summary.skipped} inputs or clips skipped "
         f"(see skipped.jsonl). This run: {summary.parts_written} parts written, {summary.parts_reused} reused, "
         f"{summary.documents_this_run} documents and {summary.tokens_this_run} {unit} in {summary.seconds_this_run:.1f} s on {world_size} "
-        f"rank(s): {summary.clips_per_second:.2f} clips/s, {summary.tokens_per_second:.0f} {unit}/s"
+        f"rank(s): {summary.clips_per_second:.3g} clips/s, {summary.tokens_per_second:.0f} {unit}/s"
     )
 
 

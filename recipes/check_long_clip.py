@@ -1,0 +1,75 @@
+"""Tokenize one long, high-resolution clip through the tokenization recipe and report the
+recipe's peak memory (RSS) and wall time: the check that exact streaming lets 121-frame
+720p clips tokenize on a 24 GiB machine.
+
+    python recipes/check_long_clip.py --frames 121 --height 720 --width 1280 --work-dir outputs/long_clip
+
+Each step runs in its own process (a child's peak RSS starts at its parent's, so this
+process stays small): a synthetic clip, a checkpoint of ``--model`` with the
+deterministic formula weights (time and memory do not depend on their values), then
+``recipes/tokenize_dataset.py`` on that clip, whose peak RSS is read from the kernel's
+accounting of finished children. Prints one JSON line.
+"""
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RECIPES = Path(__file__).resolve().parent
+
+
+def run(command: list[str]) -> float:
+    """Run ``command`` (failing loudly); its wall time in seconds."""
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="Cosmos-Tokenizer-DV8x16x16", help="preset name (formula weights)")
+    parser.add_argument("--frames", type=int, default=121)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--chunk-latents", type=int, default=2, help="the recipe's run.chunk_latents")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the recipe")
+    parser.add_argument("--work-dir", type=Path, default=Path("outputs/long_clip"))
+    args = parser.parse_args()
+
+    clip = f"{args.frames}x{args.height}x{args.width}"
+    videos, checkpoint = args.work_dir / f"video_{clip}", args.work_dir / f"checkpoint_{args.model}"
+    tokens = args.work_dir / "tokens"
+    if not videos.is_dir():  # kept between runs: only the tokenization is measured
+        run([sys.executable, str(RECIPES / "make_sample_videos.py"), str(videos), "--count", "1",
+             "--frames", str(args.frames), "--height", str(args.height), "--width", str(args.width)])
+    if not checkpoint.is_dir():
+        run([sys.executable, "-c", "import sys; from nemo_cosmos.evaluation.tokenizers import load_tokenizer; "
+             "load_tokenizer(sys.argv[1], weights='formula').save_pretrained(sys.argv[2])", args.model, str(checkpoint)])
+    shutil.rmtree(tokens, ignore_errors=True)  # the recipe would resume from an earlier run's parts
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    recipe = [sys.executable, str(RECIPES / "tokenize_dataset.py"), "--config-name", "tokenize_ar",
+              f"model.name_or_path={checkpoint}", f"input.paths={videos}", f"output.dir={tokens}",
+              f"clips.num_frames={args.frames}", f"frames.height={args.height}", f"frames.width={args.width}",
+              "run.batch_size=1", f"run.chunk_latents={args.chunk_latents}", "run.progress=false"]
+    if args.threads:
+        recipe = ["env", f"OMP_NUM_THREADS={args.threads}"] + recipe
+    seconds = run(recipe)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak_kib <= before:
+        raise RuntimeError("the recipe's peak RSS did not exceed the earlier steps'; it cannot be read apart")
+    sidecar = json.loads(next(tokens.glob("*.json")).read_text())
+    print(json.dumps({
+        "model": args.model, "clip": clip, "chunk_latents": args.chunk_latents,
+        "recipe_peak_rss_gib": round(peak_kib / 2**20, 3), "recipe_seconds": round(seconds, 1),
+        "documents": sidecar["num_documents"], "skipped": sidecar["skipped"],
+        "token_grid": [document.get("shape") for document in sidecar["documents"]],
+    }))
+
+
+if __name__ == "__main__":
+    main()
