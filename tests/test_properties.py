@@ -202,3 +202,34 @@ def test_attention_takes_the_fused_path(family):
     ops = {event.key for event in trace.key_averages()}
     assert "aten::_scaled_dot_product_flash_attention_for_cpu" in ops
     assert "aten::_scaled_dot_product_attention_math" not in ops
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 5, 6, 6), (1, 16, 3, 440, 8)])  # below and above the slow-conv3d limit
+def test_spatial_causal_conv_equals_conv3d_on_both_paths(shape):
+    from nemo_cosmos.modules.conv import _SLOW_CONV3D_LIMIT, CausalConv3d
+
+    conv = fill_with_formula(CausalConv3d(shape[1], 12, (1, 3, 3), padding=1)).double()
+    x = torch.randn(shape, dtype=torch.float64)
+    expected = torch.nn.functional.conv3d(x, conv.conv3d.weight, conv.conv3d.bias, padding=(0, 1, 1))
+    assert (torch.Size(shape[:4]).numel() <= _SLOW_CONV3D_LIMIT) == (shape[3] == 6)
+    torch.testing.assert_close(conv(x), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_frame_norm_is_group_norm_per_frame(dtype):
+    """Against nn.GroupNorm(1) on time folded into the batch, with and without autograd."""
+    from nemo_cosmos.modules.norms import FrameNorm
+
+    norm = fill_with_formula(FrameNorm(16)).to(dtype)
+    x = (torch.randn(2, 16, 3, 5, 7, dtype=torch.float64) * 3 + 2).to(dtype)
+    folded = x.double().transpose(1, 2).flatten(0, 1)
+    expected = torch.nn.functional.group_norm(folded, 1, norm.norm.weight.double(), norm.norm.bias.double(), 1e-6)
+    expected = expected.unflatten(0, (2, 3)).transpose(1, 2)
+    tolerance = {torch.float64: 1e-12, torch.float32: 1e-5, torch.bfloat16: 0.05}[dtype]
+    with torch.no_grad():
+        torch.testing.assert_close(norm(x).double(), expected, rtol=0, atol=tolerance)
+    x.requires_grad_(True)
+    out = norm(x)
+    out.sum().backward()
+    torch.testing.assert_close(out.detach().double(), expected, rtol=0, atol=tolerance)
+    assert x.grad is not None and x.grad.dtype == dtype
