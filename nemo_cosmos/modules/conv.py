@@ -51,7 +51,7 @@ class CausalConv3d(StreamingModule):
             conv = self.conv3d
             y = F.conv2d(x.flatten(3), conv.weight.squeeze(-1), conv.bias, stride=(conv.stride[0], 1))
             return y.unflatten(3, x.shape[3:])
-        if self._spatial_only and x.shape[:4].numel() <= _SLOW_CONV3D_LIMIT:
+        if self._spatial_only and x.is_cpu and x.shape[:4].numel() <= _SLOW_CONV3D_LIMIT:
             return self._per_frame_conv2d(x)
         return self.conv3d(x)
 
