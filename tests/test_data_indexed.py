@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import torch
 from data_samples import write_moving_shapes_video
-from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
-from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+from megatron.core.datasets.gpt_dataset import GPTDataset
 from megatron.core.datasets.indexed_dataset import IndexedDataset
-from megatron.core.tokenizers import MegatronTokenizer
+from megatron_reading import gpt_splits
 
 from nemo_cosmos.data import ClipSampling, FrameGeometry, frames_to_tensor, plan_clips, probe_video, read_clips
 from nemo_cosmos.data.atomic import partial_path
@@ -100,19 +99,7 @@ def test_gpt_dataset_built_by_megatron_returns_the_written_tokens(tmp_path, enco
     prefix = _write(str(tmp_path / "ar"), encoded_clips)
     written = {tuple(LAYOUT.to_sequence(indices).tolist()) for indices, _ in encoded_clips}
     length = 3 * 4 * 4 + 2
-    config = GPTDatasetConfig(
-        random_seed=1234,
-        sequence_length=length,
-        blend=([prefix], None),
-        split="1,0,0",
-        tokenizer=MegatronTokenizer.from_pretrained(metadata_path={"library": "null"}, vocab_size=LAYOUT.vocab_size),
-        reset_position_ids=False,
-        reset_attention_mask=False,
-        eod_mask_loss=False,
-        add_extra_token_to_sequence=False,
-        path_to_cache=str(tmp_path / "cache"),
-    )
-    train, valid, test = BlendedMegatronDatasetBuilder(GPTDataset, [None, None, None], lambda: True, config).build()
+    train, valid, test = gpt_splits(prefix, length, LAYOUT.vocab_size, str(tmp_path / "cache"))
     assert valid is None and test is None and isinstance(train, GPTDataset) and len(train) == 6
     samples = {tuple(train[i]["tokens"].tolist()) for i in range(len(train))}
     assert samples == written

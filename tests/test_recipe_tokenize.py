@@ -18,9 +18,8 @@ from conftest import small_config
 from data_samples import moving_shapes, write_moving_shapes_video
 from megatron.core.datasets.blended_dataset import BlendedDataset
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
-from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 from megatron.core.datasets.indexed_dataset import IndexedDataset
-from megatron.core.tokenizers import MegatronTokenizer
+from megatron_reading import gpt_splits
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -148,19 +147,7 @@ def test_tokens_equal_a_direct_encode_and_feed_megatron_gpt_dataset(ar_run, mode
     assert (summary.documents, summary.skipped, summary.tokens) == (4, 4, 4 * 50)
     assert summary.documents_this_run == 4 and summary.clips_per_second > 0 and summary.tokens_per_second > 0
 
-    config = GPTDatasetConfig(
-        random_seed=1,
-        sequence_length=50,
-        blend=([prefix], None),
-        split="1,0,0",
-        tokenizer=MegatronTokenizer.from_pretrained(metadata_path={"library": "null"}, vocab_size=sidecar["vocab_size"]),
-        reset_position_ids=False,
-        reset_attention_mask=False,
-        eod_mask_loss=False,
-        add_extra_token_to_sequence=False,
-        path_to_cache=str(output / "cache"),
-    )
-    train, _, _ = BlendedMegatronDatasetBuilder(GPTDataset, [None, None, None], lambda: True, config).build()
+    train, _, _ = gpt_splits(prefix, 50, sidecar["vocab_size"], str(output / "cache"), random_seed=1)
     assert sorted(tuple(train[i]["tokens"].tolist()) for i in range(len(train))) == sorted(tuple(e.tolist()) for e in expected)
 
 
