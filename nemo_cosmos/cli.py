@@ -16,7 +16,6 @@ corrupt or unsuitable one is reported and the other files are still processed.
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -216,12 +215,6 @@ def _require_files(paths: Sequence[Path]) -> None:
             raise CommandError(f"{path}: " + ("is not a file" if path.exists() else "no such file"))
 
 
-def psnr_uint8(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays, MSE over all their values (a whole video at once); inf when equal."""
-    mse = np.mean((reference.astype(np.float64) - reconstruction.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
 # ----------------------------------------------------------------- model
 
 
@@ -380,11 +373,13 @@ def reconstruct_files(args: argparse.Namespace) -> int:
     def reconstruct(source: Path, target: Path) -> None:
         from tqdm import tqdm
 
+        from nemo_cosmos.metrics import psnr
+
         media = read_media(source)
         pixels = model.autoencode(model_input(media, source, model), temporal_window=args.temporal_window)
         frames = model_output_frames(pixels, model)
         write_media(target, frames, media.is_video, media.fps, args.crf)
-        scores.append(psnr_uint8(media.frames, frames))
+        scores.append(psnr(media.frames, frames))
         t, h, w = frames.shape[:3]
         tqdm.write(f"{source}: PSNR {scores[-1]:.2f} dB ({t} frame{'s' * (t != 1)}, {w}x{h}) -> {target}")
 

@@ -21,8 +21,9 @@ from data_samples import moving_shapes, write_moving_shapes_video
 from safetensors import safe_open
 
 import nemo_cosmos
-from nemo_cosmos.cli import main, psnr_uint8
+from nemo_cosmos.cli import main
 from nemo_cosmos.data import frames_to_tensor, probe_video, read_image, read_video, tensor_to_frames, write_image
+from nemo_cosmos.metrics import psnr
 from nemo_cosmos.models import CausalVideoTokenizer
 from nemo_cosmos.testing import fill_with_formula
 
@@ -126,7 +127,7 @@ def test_reconstruct_writes_outputs_and_prints_psnr(files, tmp_path, capsys):
         reconstruction = tensor_to_frames(model.autoencode(frames_to_tensor(frames)[None])[0])
         line = next(line for line in out.splitlines() if line.startswith(f"{source}: PSNR "))
         printed = float(line.split("PSNR ")[1].split(" dB")[0])
-        assert printed == pytest.approx(psnr_uint8(frames, reconstruction), abs=0.006)
+        assert printed == pytest.approx(psnr(frames, reconstruction), abs=0.006)
         assert target.is_file() and str(target) in line
     assert probe_video(tmp_path / "clip.reconstructed.mp4").num_frames == FRAMES
     assert read_image(tmp_path / "photo.reconstructed.png").shape == (IMAGE_HEIGHT, IMAGE_WIDTH, 3)
@@ -137,8 +138,8 @@ def test_psnr_is_over_the_whole_video():
     a = np.zeros((2, 4, 4, 3), dtype=np.uint8)
     b = a.copy()
     b[1] = 10  # MSE 50 over all values
-    assert psnr_uint8(a, b) == pytest.approx(10 * math.log10(255**2 / 50))
-    assert psnr_uint8(a, a) == math.inf
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / 50))
+    assert psnr(a, a) == math.inf
 
 
 def test_bad_files_give_one_line_errors(files, tmp_path, capsys):
