@@ -81,10 +81,10 @@ class IndexedDatasetWriter:
                 raise ValueError(f"sequences for {self.prefix} must be 1-D {self._dtype.__name__}, got {sequence.dtype} {list(sequence.shape)}")
         if (modes is not None) != self._multimodal or (modes is not None and len(modes) != len(sequences)):
             raise ValueError(f"{self.prefix}: give one mode per sequence exactly when the dataset is multimodal (multimodal={self._multimodal})")
-        for i, sequence in enumerate(sequences):
-            self._builder.add_item(torch.from_numpy(np.ascontiguousarray(sequence)), mode=modes[i] if modes is not None else 0)
         if not 0 <= text_prefix < len(sequences[-1]):
             raise ValueError(f"{self.prefix}: text_prefix {text_prefix} must leave vision ids in the last sequence of length {len(sequences[-1])}")
+        for i, sequence in enumerate(sequences):
+            self._builder.add_item(torch.from_numpy(np.ascontiguousarray(sequence)), mode=modes[i] if modes is not None else 0)
         self._builder.end_document()
         record = {"shape": [int(n) for n in shape], "source": dict(source)}
         if text_prefix:
