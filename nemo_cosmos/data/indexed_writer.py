@@ -18,15 +18,15 @@ import torch
 from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
 from nemo_cosmos.data.atomic import partial_path, publish
-from nemo_cosmos.data.sidecar import header_of, is_complete, read_sidecar, sidecar_path, write_sidecar
+from nemo_cosmos.data.sidecar import complete_sidecar, header_of, read_sidecar, sidecar_path, write_sidecar
 from nemo_cosmos.data.skipped import write_skipped
 
 
 def read_part_sidecar(prefix: str | Path, header: dict[str, Any] | None = None) -> dict[str, Any]:
     """The sidecar of a complete part, checked to carry ``header`` when given; ValueError otherwise."""
-    if not is_complete(prefix):
+    sidecar = complete_sidecar(prefix)
+    if sidecar is None:
         raise ValueError(f"{prefix}: cannot merge a part that is not complete (no sidecar, or .bin/.idx missing or of the wrong size)")
-    sidecar = read_sidecar(prefix)
     if header is not None and header_of(sidecar) != header:
         differing = sorted(k for k in set(header_of(sidecar)) | set(header) if header_of(sidecar).get(k) != header.get(k))
         raise ValueError(f"{prefix}: part header differs from the other parts in {differing}")

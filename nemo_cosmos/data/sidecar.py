@@ -84,11 +84,18 @@ def read_sidecar(prefix: str | Path) -> dict[str, Any]:
     return sidecar
 
 
-def is_complete(prefix: str | Path) -> bool:
-    """Whether ``prefix`` holds a finished dataset: sidecar written, ``.idx`` present, ``.bin`` of the recorded size."""
+def complete_sidecar(prefix: str | Path) -> dict[str, Any] | None:
+    """The sidecar of a finished dataset at ``prefix`` (sidecar written, ``.idx`` present,
+    ``.bin`` of the recorded size), or ``None`` when it is not finished."""
     bin_path, idx_path = Path(f"{prefix}.bin"), Path(f"{prefix}.idx")
     try:
         sidecar = read_sidecar(prefix)
     except (FileNotFoundError, ValueError):
-        return False
-    return idx_path.is_file() and bin_path.is_file() and bin_path.stat().st_size == sidecar.get("bin_bytes")
+        return None
+    finished = idx_path.is_file() and bin_path.is_file() and bin_path.stat().st_size == sidecar.get("bin_bytes")
+    return sidecar if finished else None
+
+
+def is_complete(prefix: str | Path) -> bool:
+    """Whether ``prefix`` holds a finished dataset (see :func:`complete_sidecar`)."""
+    return complete_sidecar(prefix) is not None
