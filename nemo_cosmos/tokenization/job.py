@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from nemo_cosmos.data import ClipSampling, FrameGeometry, MediaItem, collect_inputs, parts_for_rank, plan_parts
 from nemo_cosmos.data.indexed_writer import merge_parts
-from nemo_cosmos.data.sidecar import header_of, is_complete, read_sidecar
+from nemo_cosmos.data.sidecar import complete_sidecar, header_of, read_sidecar
 from nemo_cosmos.data.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from nemo_cosmos.data.token_layout import TokenLayout
 from nemo_cosmos.networks import TokenizerConfig
@@ -125,8 +125,10 @@ def recipe_header(options: TokenizeJobOptions, items: list[MediaItem], sampling:
     }
 
 
-def _complete_with(prefix: str | Path, header: dict[str, Any]) -> bool:
-    return is_complete(prefix) and header_of(read_sidecar(prefix)) == header
+def _complete_with(prefix: str | Path, header: dict[str, Any]) -> dict[str, Any] | None:
+    """The sidecar of the dataset at ``prefix`` when it is complete and was written for ``header``."""
+    sidecar = complete_sidecar(prefix)
+    return sidecar if sidecar is not None and header_of(sidecar) == header else None
 
 
 def dataset_tokens(prefix: str | Path, sidecar: dict[str, Any]) -> int:
@@ -139,8 +141,7 @@ def dataset_tokens(prefix: str | Path, sidecar: dict[str, Any]) -> int:
     return int(indexed.sequence_lengths.sum())
 
 
-def _summarize(prefix: Path, written: int, reused: int, this_run: PartStats) -> JobSummary:
-    sidecar = read_sidecar(prefix)
+def _summarize(prefix: Path, sidecar: dict[str, Any], written: int, reused: int, this_run: PartStats) -> JobSummary:
     return JobSummary(
         prefix=str(prefix),
         documents=sidecar["num_documents"],
@@ -166,9 +167,11 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
 
 def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -> tuple[PartStats, int, int]:
     """This run's totals over all ranks; time is the slowest rank's, as ranks work side by side."""
-    gathered = ranks.gather((asdict(stats), written, reused))
-    total = PartStats(**{key: sum(g[0][key] for g in gathered) for key in asdict(stats)})
-    total.seconds = max(g[0]["seconds"] for g in gathered)
+    gathered = ranks.gather((stats, written, reused))
+    total = PartStats()
+    for rank_stats, _, _ in gathered:
+        total.add(rank_stats)
+    total.seconds = max(rank_stats.seconds for rank_stats, _, _ in gathered)
     return total, sum(g[1] for g in gathered), sum(g[2] for g in gathered)
 
 
@@ -176,19 +179,20 @@ def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
     """Run the job described by ``cfg`` (see ``TokenizeJobOptions``) on this rank; returns the summary."""
     options = load_job_options(cfg)
     with job_ranks(options.run.distributed_timeout_minutes) as ranks:
+        items = collect_inputs(options.input.paths)  # before the model: no weights loaded for nothing
+        if not items:
+            raise ValueError(f"input.paths={options.input.paths} holds no video {sorted(VIDEO_EXTENSIONS)} or image {sorted(IMAGE_EXTENSIONS)} files")
         model = load_model(options, ranks)
         config = model.network_config
         sampling, geometry = clip_sampling(options, config), frame_geometry(options, config)
         formatter = document_format(options, config)
-        items = collect_inputs(options.input.paths)
-        if not items:
-            raise ValueError(f"input.paths={options.input.paths} holds no video {sorted(VIDEO_EXTENSIONS)} or image {sorted(IMAGE_EXTENSIONS)} files")
         header = {**formatter.header(options.model.name_or_path, config), "recipe": recipe_header(options, items, sampling, geometry)}
         output = Path(options.output.dir)
         final = output / options.output.name
-        if _complete_with(final, header):
+        finished = _complete_with(final, header)
+        if finished is not None:
             logging.info(f"{final} is already complete for these inputs and settings; nothing to do")
-            summary = _summarize(final, 0, 0, PartStats())
+            summary = _summarize(final, finished, 0, 0, PartStats())
             if ranks.is_first:
                 _log_summary(summary, header["kind"], ranks.world_size)
             return summary
@@ -208,19 +212,20 @@ def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
         with bar:
             for part in mine:
                 prefix = prefixes[part.index]
-                if _complete_with(prefix, header):
+                if _complete_with(prefix, header) is not None:
                     reused += 1
                     bar.update(part.stop - part.start)
                     continue
                 stats.add(write_part(prefix, header, items[part.start : part.stop], sampling, geometry, encoder, formatter, bar))
                 written += 1
         this_run, written, reused = _over_all_ranks(ranks, stats, written, reused)  # also waits for every rank's parts
+        merged = None
         if ranks.is_first:
-            merge_parts(prefixes, final, skipped_path=output / "skipped.jsonl")
+            merged = merge_parts(prefixes, final, skipped_path=output / "skipped.jsonl")
             if not options.output.keep_parts:
                 shutil.rmtree(output / "parts")
         ranks.barrier()
-        summary = _summarize(final, written, reused, this_run)
+        summary = _summarize(final, merged if merged is not None else read_sidecar(final), written, reused, this_run)
         if ranks.is_first:
             _log_summary(summary, header["kind"], ranks.world_size)
         return summary
