@@ -119,16 +119,26 @@ class DecoderStream(_Stream):
             return self._network.decode_codes(z) if codes else self._network.decode(z)
 
 
-def frame_chunks(x: Tensor, chunk_frames: int, temporal_compression: int) -> Iterator[Tensor]:
-    """Split ``[B, C, T, H, W]`` into ``1 + chunk_frames`` frames, then ``chunk_frames`` each."""
+def frame_chunk_sizes(num_frames: int, chunk_frames: int, temporal_compression: int) -> list[int]:
+    """Frames per encoder chunk of a ``num_frames`` clip: ``1 + chunk_frames``, then ``chunk_frames``
+    each (the last one may be shorter)."""
     if chunk_frames <= 0 or chunk_frames % temporal_compression:
         raise ValueError(
             f"chunk_frames must be a positive multiple of the temporal compression {temporal_compression} "
             f"(the first chunk holds 1 + chunk_frames frames, every later one chunk_frames), got {chunk_frames}"
         )
-    yield x[:, :, : 1 + chunk_frames]
-    for start in range(1 + chunk_frames, x.shape[2], chunk_frames):
-        yield x[:, :, start : start + chunk_frames]
+    sizes = [min(num_frames, 1 + chunk_frames)]
+    while sum(sizes) < num_frames:
+        sizes.append(min(chunk_frames, num_frames - sum(sizes)))
+    return sizes
+
+
+def frame_chunks(x: Tensor, chunk_frames: int, temporal_compression: int) -> Iterator[Tensor]:
+    """Split ``[B, C, T, H, W]`` into ``1 + chunk_frames`` frames, then ``chunk_frames`` each."""
+    start = 0
+    for size in frame_chunk_sizes(x.shape[2], chunk_frames, temporal_compression):
+        yield x[:, :, start : start + size]
+        start += size
 
 
 def latent_chunks(z: Tensor, chunk_latents: int, time_axis: int) -> Iterator[Tensor]:

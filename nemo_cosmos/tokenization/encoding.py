@@ -29,6 +29,7 @@ from nemo.utils import logging
 from torch import Tensor
 
 from nemo_cosmos.data import Clip, FrameGeometry, UnreadableMediaError, read_image, stream_clips, to_model_range
+from nemo_cosmos.networks.streaming import frame_chunk_sizes
 from nemo_cosmos.tokenization.planning import Unit, unreadable_reason
 
 # An encoded unit: indices [(t,) h, w] or a latent [C, (t,) h, w] on the CPU, or the reason it failed.
@@ -139,9 +140,7 @@ class BatchEncoder:
                 batch = np.stack([future.result() for future in pull(num_frames)])
                 encoded = self.model.encode(self._pixels(batch))[0]
                 return [lane.failure or encoded[b].cpu() for b, lane in enumerate(lanes)]
-            sizes = [min(num_frames, 1 + self.chunk_frames)]
-            while sum(sizes) < num_frames:
-                sizes.append(min(self.chunk_frames, num_frames - sum(sizes)))
+            sizes = frame_chunk_sizes(num_frames, self.chunk_frames, self.config.temporal_compression)
             pieces: list[list[Tensor]] = [[] for _ in lanes]
             with self.model.network.encoder_stream() as stream:
                 pending = pull(sizes[0])
@@ -149,9 +148,9 @@ class BatchEncoder:
                     batch = np.stack([future.result() for future in pending])
                     pending = pull(following) if following else []
                     encoded = stream.push(self._pixels(batch))
-                    vision = encoded[0] if isinstance(encoded, tuple) else encoded
+                    vision = (encoded[0] if isinstance(encoded, tuple) else encoded).cpu()  # one copy per chunk
                     for b, piece in enumerate(pieces):
-                        piece.append(vision[b].cpu())
+                        piece.append(vision[b])
         time_axis = 0 if self.config.is_discrete else 1
         return [lane.failure or torch.cat(pieces[b], dim=time_axis) for b, lane in enumerate(lanes)]
 
