@@ -13,11 +13,10 @@ import torch
 from tqdm import tqdm
 
 from nemo_cosmos.data import UnreadableMediaError, frames_to_tensor, iter_frames, read_image, tensor_to_frames
+from nemo_cosmos.data.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, media_kind
 from nemo_cosmos.metrics import FrechetDistance, PairDistance, psnr, ssim
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-MEDIA = {"video": VIDEO_SUFFIXES, "image": IMAGE_SUFFIXES}
+MEDIA = {"video": VIDEO_EXTENSIONS, "image": IMAGE_EXTENSIONS}
 
 
 def list_media(folder: str | Path, media: str, max_files: int | None = None) -> list[Path]:
@@ -27,15 +26,15 @@ def list_media(folder: str | Path, media: str, max_files: int | None = None) -> 
         raise ValueError(f"media must be one of {sorted(MEDIA)}, got {media!r}")
     if not folder.is_dir():
         raise FileNotFoundError(f"input folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA[media])
+    files = sorted(p for p in folder.iterdir() if media_kind(p) == media)
     if not files:
-        raise FileNotFoundError(f"no {media} files ({', '.join(MEDIA[media])}) in {folder}")
+        raise FileNotFoundError(f"no {media} files ({', '.join(sorted(MEDIA[media]))}) in {folder}")
     return files[:max_files] if max_files else files
 
 
 def read_frames(path: Path, max_frames: int | None = None) -> np.ndarray:
     """uint8 ``[T, H, W, 3]`` of a video, or ``[1, H, W, 3]`` of an image."""
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if media_kind(path) == "image":
         return read_image(path)[None]
     frames = [frame for _, frame in iter_frames(path, 0, max_frames)]
     if not frames:
