@@ -11,18 +11,18 @@ weights and input, and the table gets our time divided by its time; with
 import itertools
 from pathlib import Path
 
-import torch
 from nemo.core.config import hydra_runner
 from nemo.utils import logging
 from omegaconf import DictConfig
 
 from nemo_cosmos.evaluation.report import markdown_table, plot_streaming, write_tables
 from nemo_cosmos.evaluation.speed import Case, measure
+from nemo_cosmos.models.causal_video_tokenizer import resolve_device
 
 
 @hydra_runner(config_path="../conf", config_name="benchmark")
 def main(cfg: DictConfig) -> list[dict]:
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    device = str(resolve_device(None if cfg.device == "auto" else cfg.device))
     rows = []
     for name, (frames, height, width), dtype, compiled in itertools.product(
         cfg.tokenizers, cfg.inputs, cfg.dtypes, cfg.compile

@@ -7,7 +7,6 @@ rFID, rFVD when their local TorchScript files are configured), ``per_file.csv`` 
 
 from pathlib import Path
 
-import torch
 from nemo.core.config import hydra_runner
 from nemo.utils import logging
 from omegaconf import DictConfig, OmegaConf
@@ -17,22 +16,16 @@ from nemo_cosmos.evaluation.report import markdown_table, plot_quality_vs_compre
 from nemo_cosmos.evaluation.tokenizers import load_tokenizer
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 @hydra_runner(config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> list[dict]:
     files = list_media(cfg.input_dir, cfg.media, cfg.max_files)
     logging.info(f"evaluating {len(files)} {cfg.media} files of {cfg.input_dir} with {len(cfg.tokenizers)} tokenizer(s)")
     metrics = OmegaConf.to_container(cfg.metrics, resolve=True)
     features = FeatureMetrics(lpips=metrics.get("lpips"), fid=metrics.get("fid") or {}, fvd=metrics.get("fvd") or {})
-    device, dtype = resolve_device(cfg.device), getattr(torch, cfg.dtype)
+    device = None if cfg.device == "auto" else cfg.device  # None: the model picks CUDA when available
     per_file, summaries = [], []
     for name in cfg.tokenizers:
-        tokenizer = load_tokenizer(name, weights=cfg.weights, device=device, dtype=dtype)
+        tokenizer = load_tokenizer(name, weights=cfg.weights, device=device, dtype=cfg.dtype)
         rows, summary = evaluate_tokenizer(tokenizer, Path(name).name, files, features, cfg.max_frames)
         per_file += rows
         summaries.append(summary)

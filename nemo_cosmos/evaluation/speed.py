@@ -127,7 +127,7 @@ def run_case(case: Case) -> dict:
     if case.threads:
         torch.set_num_threads(case.threads)
     device = torch.device(case.device)
-    tokenizer = load_tokenizer(case.tokenizer, weights="formula", device=device, dtype=getattr(torch, case.dtype))
+    tokenizer = load_tokenizer(case.tokenizer, weights="formula", device=device, dtype=case.dtype)
     cfg = tokenizer.network_config
     shape = (1, 3, case.frames, case.height, case.width) if cfg.is_video else (case.frames, 3, case.height, case.width)
     x = torch.empty(shape, device=device, dtype=tokenizer.dtype).uniform_(-1, 1)  # in place: no temporaries

@@ -20,9 +20,13 @@ WEIGHTS = ("pretrained", "formula")
 
 
 def load_tokenizer(
-    name_or_dir: str, weights: str = "pretrained", device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    name_or_dir: str,
+    weights: str = "pretrained",
+    device: str | torch.device | None = "cpu",
+    dtype: str | torch.dtype | None = torch.float32,
 ) -> CausalVideoTokenizer:
-    """A tokenizer (name or local directory) on ``device`` in ``dtype``, with ``weights``."""
+    """A tokenizer (name or local directory) on ``device`` in ``dtype``, with ``weights``
+    (``None``: the model's defaults, CUDA when available and bfloat16 there)."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
     if weights == "pretrained":
