@@ -22,6 +22,8 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
+from nemo_cosmos.metrics.pixels import _pair
+
 PIXEL_RANGES = ("uint8", "unit", "signed")
 
 
@@ -54,10 +56,7 @@ class PairDistance:
     @torch.inference_mode()
     def __call__(self, reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor, batch: int = 8) -> float:
         """``reference`` and ``reconstruction``: uint8 ``[T, H, W, 3]`` (or one frame ``[H, W, 3]``)."""
-        a, b = (torch.as_tensor(v) for v in (reference, reconstruction))
-        a, b = (v.unsqueeze(0) if v.dim() == 3 else v for v in (a, b))
-        if a.shape != b.shape or a.dim() != 4:
-            raise ValueError(f"{self.name}: expected two uint8 [T, H, W, 3] videos of one shape, got {tuple(a.shape)}, {tuple(b.shape)}")
+        a, b = (torch.from_numpy(v) for v in _pair(reference, reconstruction))  # uint8 [T, H, W, C], one shape
         distances = [
             self.model(_pixels(a[i : i + batch], "signed"), _pixels(b[i : i + batch], "signed")).reshape(-1)
             for i in range(0, a.shape[0], batch)
@@ -79,9 +78,8 @@ class FrechetDistance:
     @torch.inference_mode()
     def update(self, reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) -> None:
         """Add one video (uint8 ``[T, H, W, 3]``) or image (``[H, W, 3]``) and its reconstruction."""
-        for side, frames in (("reference", reference), ("reconstruction", reconstruction)):
-            frames = torch.as_tensor(frames)
-            frames = frames.unsqueeze(0) if frames.dim() == 3 else frames
+        for side, frames in zip(("reference", "reconstruction"), _pair(reference, reconstruction)):
+            frames = torch.from_numpy(frames)  # uint8 [T, H, W, C], both of one shape
             x = _pixels(frames.unsqueeze(0) if self.clips else frames, self.pixels)
             features = self.model(x, **self.kwargs)
             self.features[side].append(features.reshape(features.shape[0], -1).double().numpy())
