@@ -11,9 +11,14 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _columns(rows: list[dict]) -> list[str]:
+    """The union of the rows' keys, in first-seen order."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
 def markdown_table(rows: list[dict]) -> str:
-    """A GitHub markdown table; columns are the union of the rows' keys, in first-seen order."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    """A GitHub markdown table with a column for every key of any row."""
+    columns = _columns(rows)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -25,7 +30,7 @@ def write_tables(rows: list[dict], directory: str | Path, stem: str) -> tuple[Pa
     directory.mkdir(parents=True, exist_ok=True)
     markdown, table = directory / f"{stem}.md", directory / f"{stem}.csv"
     markdown.write_text(markdown_table(rows))
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = _columns(rows)
     with table.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()

@@ -162,10 +162,10 @@ def run_case(case: Case) -> dict:
     return result
 
 
-def run_case_in_subprocess(case: Case, timeout_s: float | None = None) -> dict:
+def run_case_in_subprocess(case: Case) -> dict:
     """:func:`run_case` in a fresh Python process; its JSON result."""
     command = [sys.executable, "-m", "nemo_cosmos.evaluation.speed", json.dumps(asdict(case))]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark case {case} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
