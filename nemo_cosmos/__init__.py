@@ -4,8 +4,8 @@
 seconds, and the networks and data tools do not need it.
 """
 
-from nemo_cosmos.networks import CosmosTokenizer, TokenizerConfig, build_network
-from nemo_cosmos.pretrained import PRESETS, load_weights, preset_config, read_state_dict
+from nemo_cosmos.networks import CosmosTokenizer, TokenizerConfig
+from nemo_cosmos.pretrained import PRESETS, build_network, load_weights, preset_config, read_state_dict
 
 __all__ = [
     "PRESETS",

@@ -156,7 +156,7 @@ def read_media(path: Path) -> Media:
     """Read an image (Pillow) or a video (PyAV, every frame, with a progress bar)."""
     from tqdm import tqdm
 
-    from nemo_cosmos.data import UnreadableMediaError, iter_frames, probe_video, read_image
+    from nemo_cosmos.data.media import UnreadableMediaError, iter_frames, probe_video, read_image
 
     if is_image_path(path):
         # a writable copy: torch.from_numpy warns on the read-only view Pillow gives
@@ -173,7 +173,7 @@ def write_media(path: Path, frames: np.ndarray, is_video: bool, fps: float | Non
     """Write uint8 ``[T, H, W, 3]`` as an image (one frame) or a video at ``fps``."""
     from tqdm import tqdm
 
-    from nemo_cosmos.data import VideoWriter, write_image
+    from nemo_cosmos.data.media import VideoWriter, write_image
 
     if not is_video:
         write_image(path, frames[0])
@@ -244,7 +244,7 @@ def load_model(args: argparse.Namespace, name: str, encoder: bool, decoder: bool
 
 def model_input(media: Media, path: Path, model):
     """``[1, 3, T, H, W]`` for video models (an image is one frame), ``[1, 3, H, W]`` for image models."""
-    from nemo_cosmos.data import frames_to_tensor
+    from nemo_cosmos.data.media import frames_to_tensor
 
     config = model.network_config
     if media.is_video and not config.is_video:
@@ -270,7 +270,7 @@ def padding_applied(frames: np.ndarray, model) -> dict[str, list[int]]:
 
 def model_output_frames(pixels, model) -> np.ndarray:
     """The model's ``[1, 3, (T,) H, W]`` output as uint8 ``[T, H, W, 3]``."""
-    from nemo_cosmos.data import tensor_to_frames
+    from nemo_cosmos.data.media import tensor_to_frames
 
     pixels = pixels[0] if model.network_config.is_video else pixels[0][:, None]
     return tensor_to_frames(pixels)

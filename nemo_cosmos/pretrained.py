@@ -178,6 +178,12 @@ def as_tokenizer_config(name_or_config: "str | TokenizerConfig | dict") -> Token
     return TokenizerConfig.from_dict(dict(name_or_config))
 
 
+
+def build_network(name_or_config: "str | TokenizerConfig | dict", encoder: bool = True, decoder: bool = True) -> CosmosTokenizer:
+    """Build a tokenizer from a preset name (``Cosmos-Tokenizer-DV8x8x8``, ``nvidia/...``),
+    a :class:`TokenizerConfig`, or a config dict. Weights are left at PyTorch's init."""
+    return CosmosTokenizer(as_tokenizer_config(name_or_config), encoder=encoder, decoder=decoder)
+
 # Files of the official release (TorchScript halves) and of our own format.
 TORCHSCRIPT_FILES = {"encoder": "encoder.jit", "decoder": "decoder.jit", "autoencoder": "autoencoder.jit"}
 CONFIG_FILE = "config.json"

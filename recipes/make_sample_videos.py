@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nemo_cosmos.data import write_video
+from nemo_cosmos.data.media import write_video
 
 
 def sample_clip(seed: int, frames: int = 48, height: int = 144, width: int = 192) -> np.ndarray:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from nemo_cosmos import CausalVideoTokenizer
-from nemo_cosmos.data import frames_to_tensor, read_image, tensor_to_frames
+from nemo_cosmos.data.media import frames_to_tensor, read_image, tensor_to_frames
 from nemo_cosmos.metrics import psnr
 
 

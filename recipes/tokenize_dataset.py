@@ -11,9 +11,9 @@ option. Clips must have 1 + k*ct frames (ct: the model's temporal compression).
 Re-running the same command resumes an interrupted job: finished parts are kept.
 """
 
+from nemo.core.config import hydra_runner
 from omegaconf import DictConfig
 
-from nemo.core.config import hydra_runner
 from nemo_cosmos.tokenization.job import run_tokenize_job
 
 

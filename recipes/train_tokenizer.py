@@ -10,11 +10,11 @@ and as a directory that ``CausalVideoTokenizer.from_pretrained`` reads.
 """
 
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf, open_dict
-
 from nemo.core.config import hydra_runner
 from nemo.utils import logging
 from nemo.utils.exp_manager import exp_manager
+from omegaconf import DictConfig, OmegaConf, open_dict
+
 from nemo_cosmos import CausalVideoTokenizer
 from nemo_cosmos.models.training import init_for_training
 

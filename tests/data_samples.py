@@ -1,10 +1,12 @@
-"""Small synthetic media for the data tests: videos with moving shapes, images of every mode."""
+"""Small synthetic media for the tests: videos with moving shapes, smooth natural-looking clips."""
 
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
-from nemo_cosmos.data.video import write_video
+from nemo_cosmos.data.media.video import write_video
 
 
 def moving_shapes(num_frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -30,3 +32,23 @@ def write_moving_shapes_video(path: Path, num_frames: int, height: int = 48, wid
     frames = moving_shapes(num_frames, height, width, seed)
     write_video(path, frames, fps, pix_fmt="yuv444p", crf=0)
     return frames
+
+def smooth_video(frames: int, height: int, width: int, seed: int = 0) -> Tensor:
+    """A natural-looking clip ``[1, 3, frames, H, W]`` in ``[-1, 1]``: a colour gradient
+    sky, soft blobs drifting across the frame and a faint fine texture. Smooth like real
+    footage, unlike uniform noise, so tiling and padding artefacts show as they would."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(frames, dtype=torch.float32)[:, None, None]
+    y = torch.linspace(0, 1, height)[None, :, None]
+    x = torch.linspace(0, 1, width)[None, None, :]
+    channels = []
+    for c in range(3):
+        value = 0.6 * (y - 0.5) * (1 - 0.3 * c) + 0.3 * (x - 0.5) * (c - 1)
+        for _ in range(4):
+            cy, cx, speed, radius, amplitude = torch.rand(5, generator=generator).tolist()
+            centre_x = cx + 0.02 * (speed - 0.5) * t
+            distance = (y - cy) ** 2 + (x - centre_x) ** 2
+            value = value + (amplitude - 0.4) * torch.exp(-distance / (0.02 + 0.05 * radius))
+        value = value + 0.03 * torch.sin(40 * x + 7 * c) * torch.sin(30 * y + 0.3 * t)
+        channels.append(value.expand(frames, height, width))
+    return torch.stack(channels).unsqueeze(0).clamp(-1, 1)

@@ -7,7 +7,7 @@ import skimage
 import torch
 
 from nemo_cosmos import CausalVideoTokenizer
-from nemo_cosmos.data import frames_to_tensor, read_image, tensor_to_frames
+from nemo_cosmos.data.media import frames_to_tensor, read_image, tensor_to_frames
 from nemo_cosmos.metrics import psnr
 from nemo_cosmos.pretrained import BUNDLED_MODELS, BUNDLED_MODELS_DIR
 

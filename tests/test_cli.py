@@ -10,22 +10,23 @@ import math
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import torch
-from conftest import small_config
-from data_samples import moving_shapes, write_moving_shapes_video
 from safetensors import safe_open
 
 import nemo_cosmos
 from nemo_cosmos.cli import main
-from nemo_cosmos.data import frames_to_tensor, probe_video, read_image, read_video, tensor_to_frames, write_image
+from nemo_cosmos.data.media import frames_to_tensor, probe_video, read_image, read_video, tensor_to_frames, write_image
+from nemo_cosmos.formula_weights import fill_with_formula
 from nemo_cosmos.metrics import psnr
 from nemo_cosmos.models import CausalVideoTokenizer
-from nemo_cosmos.testing import fill_with_formula
+
+from conftest import small_config
+from data_samples import moving_shapes, write_moving_shapes_video
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES, HEIGHT, WIDTH, FPS = 6, 20, 27, 12.5  # none aligned to the 8x8 spatial, 4x temporal compression
@@ -179,6 +180,7 @@ def test_output_may_not_overwrite_the_input(files, tmp_path, capsys):
     assert "would overwrite its input" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_a_process(files, tmp_path):
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"not a video at all" * 100)
@@ -193,6 +195,7 @@ def test_console_script_runs_as_a_process(files, tmp_path):
     assert (tmp_path / "photo.reconstructed.png").is_file()
 
 
+@pytest.mark.slow
 def test_help_does_not_import_nemo_and_the_entry_point_is_declared(tmp_path):
     probe = (
         "import sys; from nemo_cosmos.cli import build_parser; build_parser().format_help(); "

@@ -6,9 +6,12 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import FIXTURES, OFFICIAL_MODELS, manifest
 from nemo_cosmos import TokenizerConfig, build_network
-from nemo_cosmos.testing import fill_with_formula
+from nemo_cosmos.formula_weights import fill_with_formula
+
+from conftest import FIXTURES, OFFICIAL_MODELS, manifest
+
+pytestmark = pytest.mark.slow  # goldens, subprocesses, torchrun, real recipes
 
 
 def used_layout(entries: list) -> dict[str, list[int]]:

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from data_samples import write_moving_shapes_video
 
-from nemo_cosmos.data import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video, stream_clips
+from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video, stream_clips
+
+from data_samples import write_moving_shapes_video
 
 
 def test_clip_length_must_be_one_plus_multiple_of_ct():

@@ -6,20 +6,22 @@ import os
 import numpy as np
 import pytest
 import torch
-from data_samples import write_moving_shapes_video
 from megatron.core.datasets.gpt_dataset import GPTDataset
 from megatron.core.datasets.indexed_dataset import IndexedDataset
-from megatron_reading import gpt_splits
 
-from nemo_cosmos.data import ClipSampling, FrameGeometry, frames_to_tensor, plan_clips, probe_video, read_clips
-from nemo_cosmos.data.atomic import partial_path
-from nemo_cosmos.data.indexed_reader import IndexedDocuments
-from nemo_cosmos.data.indexed_writer import IndexedDatasetWriter, merge_parts
-from nemo_cosmos.data.sidecar import is_complete, read_sidecar, token_header
-from nemo_cosmos.data.skipped import read_skipped, skip_record
-from nemo_cosmos.data.token_layout import TokenLayout
-from nemo_cosmos.networks import TokenizerConfig, build_network
-from nemo_cosmos.testing import fill_with_formula
+from nemo_cosmos.data.indexed.atomic import partial_path
+from nemo_cosmos.data.indexed.reader import IndexedDocuments
+from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar, token_header
+from nemo_cosmos.data.indexed.skipped import read_skipped, skip_record
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter, merge_parts
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, frames_to_tensor, plan_clips, probe_video, read_clips
+from nemo_cosmos.formula_weights import fill_with_formula
+from nemo_cosmos.networks import TokenizerConfig
+from nemo_cosmos.pretrained import build_network
+
+from data_samples import write_moving_shapes_video
+from megatron_reading import gpt_splits
 
 SMALL_DV = TokenizerConfig(family="DV", spatial_compression=8, temporal_compression=4, channels=32, channels_mult=[1, 2, 2], num_res_blocks=1)
 LAYOUT = TokenLayout(codebook_size=SMALL_DV.codebook_size, offset=2, begin_id=0, end_id=1)

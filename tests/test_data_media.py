@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from data_samples import write_moving_shapes_video
 from PIL import Image
 
-from nemo_cosmos.data import (
+from nemo_cosmos.data.media import (
     UnreadableMediaError,
-    from_model_range,
     frames_to_tensor,
+    from_model_range,
     iter_frames,
     probe_video,
     read_image,
@@ -19,6 +18,8 @@ from nemo_cosmos.data import (
     write_image,
     write_video,
 )
+
+from data_samples import write_moving_shapes_video
 
 
 def test_video_round_trip_and_probe(tmp_path):

@@ -7,12 +7,12 @@ import torch
 from megatron.core.datasets.blended_dataset import BlendedDataset
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 
-from nemo_cosmos.data.indexed_reader import IndexedDocuments
-from nemo_cosmos.data.indexed_writer import IndexedDatasetWriter
-from nemo_cosmos.data.latent_storage import latent_to_sequence
-from nemo_cosmos.data.megatron_dataset import CosmosIndexedDataset, CosmosIndexedDatasetConfig, build_cosmos_datasets
-from nemo_cosmos.data.sidecar import latent_header, token_header
-from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.latent_storage import latent_to_sequence
+from nemo_cosmos.data.indexed.megatron_dataset import CosmosIndexedDataset, CosmosIndexedDatasetConfig, build_cosmos_datasets
+from nemo_cosmos.data.indexed.reader import IndexedDocuments
+from nemo_cosmos.data.indexed.sidecar import latent_header, token_header
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
 
 
 def _write_latents(prefix, latents, dtype="float32"):

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from nemo_cosmos.data import collect_inputs, parts_for_rank, plan_parts, read_manifest
-from nemo_cosmos.data.sources import media_kind
+from nemo_cosmos.data.media import collect_inputs, read_manifest
+from nemo_cosmos.data.media.sources import media_kind
+from nemo_cosmos.tokenization.sharding import parts_for_rank, plan_parts
 
 
 def _touch(path):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from nemo_cosmos.data import UnreadableMediaError
+from nemo_cosmos.data.media import UnreadableMediaError
 from nemo_cosmos.data.token_file import TokenFile, load_token_file, save_token_file
 
 CONFIG = {"family": "CV", "spatial_compression": 8, "temporal_compression": 4}

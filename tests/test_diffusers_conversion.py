@@ -10,7 +10,7 @@ from nemo_cosmos.convert.diffusers import (
     to_diffusers,
     to_diffusers_state_dict,
 )
-from nemo_cosmos.testing import fill_with_formula
+from nemo_cosmos.formula_weights import fill_with_formula
 
 diffusers = pytest.importorskip("diffusers")
 

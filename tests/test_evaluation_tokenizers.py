@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from conftest import small_config
 from nemo_cosmos import CausalVideoTokenizer
 from nemo_cosmos.evaluation.tokenizers import load_tokenizer
+
+from conftest import small_config
 
 
 def test_formula_and_pretrained_weights_from_a_directory(tmp_path):

@@ -4,10 +4,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import OFFICIAL_MODELS, manifest, small_config
 from nemo_cosmos import build_network, load_weights, read_state_dict
+from nemo_cosmos.formula_weights import fill_with_formula, formula_state_dict
 from nemo_cosmos.pretrained import CheckpointMismatchError, torchscript_buffers
-from nemo_cosmos.testing import fill_with_formula, formula_state_dict
+
+from conftest import OFFICIAL_MODELS, manifest, small_config
 
 
 def meta_network(model: str, **halves) -> torch.nn.Module:

@@ -1,6 +1,6 @@
 """CausalVideoTokenizer: loading (native and TorchScript), .nemo, inference paths, input checks.
 
-All networks are small (see ``nemo_cosmos.testing.small_config``) with formula weights,
+All networks are small (see ``conftest.small_config``) with formula weights,
 exported to real TorchScript files with the official keys and interfaces.
 """
 
@@ -12,16 +12,13 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from conftest import small_config
 from nemo_cosmos import CausalVideoTokenizer, build_network
+from nemo_cosmos.formula_weights import fill_with_formula
 from nemo_cosmos.pretrained import PRESETS, CheckpointMismatchError, CheckpointNotFoundError
-from nemo_cosmos.testing import (
-    export_torchscript,
-    fill_with_formula,
-    smooth_video,
-    use_offline_hub_cache,
-    write_hub_cache,
-)
+
+from checkpoints import export_torchscript, use_offline_hub_cache, write_hub_cache
+from conftest import small_config
+from data_samples import smooth_video
 
 
 def _clip(family: str, frames: int = 5, height: int = 32, width: int = 32, seed: int = 0) -> torch.Tensor:

@@ -5,14 +5,15 @@ import json
 import huggingface_hub
 import pytest
 
-from conftest import small_config
 from nemo_cosmos.pretrained import (
     PRESETS,
     CheckpointNotFoundError,
     preset_config,
     resolve_checkpoint_files,
 )
-from nemo_cosmos.testing import use_offline_hub_cache, write_hub_cache
+
+from checkpoints import use_offline_hub_cache, write_hub_cache
+from conftest import small_config
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@
 import pytest
 import torch
 
-from conftest import small_config
 from nemo_cosmos import PRESETS, build_network, preset_config
+from nemo_cosmos.formula_weights import fill_with_formula
 from nemo_cosmos.modules import FSQ
 from nemo_cosmos.modules.wavelets import haar_patch_2d, haar_patch_3d, haar_unpatch_2d, haar_unpatch_3d
-from nemo_cosmos.testing import fill_with_formula
+
+from conftest import small_config
 
 VIDEO_COMPRESSIONS = [("CV", 4, 8), ("CV", 8, 8), ("CV", 8, 16), ("DV", 4, 8), ("DV", 8, 8), ("DV", 8, 16)]
 

@@ -14,24 +14,28 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import small_config
-from data_samples import moving_shapes, write_moving_shapes_video
 from megatron.core.datasets.blended_dataset import BlendedDataset
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 from megatron.core.datasets.indexed_dataset import IndexedDataset
-from megatron_reading import gpt_splits
 from omegaconf import OmegaConf
 from PIL import Image
 
-from nemo_cosmos.data import FrameGeometry, frames_to_tensor, read_image, read_video, write_image
-from nemo_cosmos.data.indexed_reader import IndexedDocuments
-from nemo_cosmos.data.megatron_dataset import CosmosIndexedDataset, CosmosIndexedDatasetConfig
-from nemo_cosmos.data.sidecar import is_complete, read_sidecar
-from nemo_cosmos.data.skipped import read_skipped
-from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.megatron_dataset import CosmosIndexedDataset, CosmosIndexedDatasetConfig
+from nemo_cosmos.data.indexed.reader import IndexedDocuments
+from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar
+from nemo_cosmos.data.indexed.skipped import read_skipped
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
+from nemo_cosmos.data.media import FrameGeometry, frames_to_tensor, read_image, read_video, write_image
+from nemo_cosmos.formula_weights import fill_with_formula
 from nemo_cosmos.models import CausalVideoTokenizer
-from nemo_cosmos.testing import export_torchscript, fill_with_formula
 from nemo_cosmos.tokenization.job import run_tokenize_job
+
+from checkpoints import export_torchscript
+from conftest import small_config
+from data_samples import moving_shapes, write_moving_shapes_video
+from megatron_reading import gpt_splits
+
+pytestmark = pytest.mark.slow  # goldens, subprocesses, torchrun, real recipes
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "tokenize_dataset.py"

@@ -13,7 +13,9 @@ from omegaconf import OmegaConf
 from safetensors.torch import save_file
 
 from nemo_cosmos import TokenizerConfig, build_network
-from nemo_cosmos.testing import fill_with_formula
+from nemo_cosmos.formula_weights import fill_with_formula
+
+pytestmark = pytest.mark.slow  # goldens, subprocesses, torchrun, real recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"spatial_compression": 8, "channels": 32, "channels_mult": [1, 2, 2], "num_res_blocks": 1}

@@ -8,9 +8,10 @@ import sys
 import pytest
 import torch
 
-from conftest import small_config
 from nemo_cosmos import build_network
-from nemo_cosmos.testing import fill_with_formula
+from nemo_cosmos.formula_weights import fill_with_formula
+
+from conftest import small_config
 
 CASES = [("CV", 4), ("CV", 8), ("DV", 4), ("DV", 8)]
 
@@ -124,6 +125,7 @@ def peak_rise_kib(frames: int, chunk: str) -> int:
     return json.loads(result.stdout.strip().splitlines()[-1])["rise_kib"]
 
 
+@pytest.mark.slow
 def test_streamed_encode_memory_does_not_grow_with_clip_length():
     """Peak memory above input and warm-up: one pass grows with the clip, the stream barely
     (only its attention cache grows, about 0.6 MB per chunk here). The short clip already

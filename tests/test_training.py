@@ -10,8 +10,11 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from conftest import small_config
 from nemo_cosmos import CausalVideoTokenizer
+
+from conftest import small_config
+
+pytestmark = pytest.mark.slow  # goldens, subprocesses, torchrun, real recipes
 
 ROOT = Path(__file__).parents[1]
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nemo_cosmos.data import write_video
-from nemo_cosmos.data.training_samples import TrainingSamples
+from nemo_cosmos.data.media import write_video
+from nemo_cosmos.data.media.training_samples import TrainingSamples
 from nemo_cosmos.models.losses import PatchDiscriminator, psnr, reconstruction_loss, ssim
 
 

@@ -24,7 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from nemo_cosmos.data.errors import UnreadableMediaError, require_nonempty_file
+from nemo_cosmos.data.media.errors import UnreadableMediaError, require_nonempty_file
 
 FORMAT = "nemo-cosmos-tokens"
 FORMAT_VERSION = "1"

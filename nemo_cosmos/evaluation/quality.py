@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from nemo_cosmos.data import UnreadableMediaError, frames_to_tensor, iter_frames, read_image, tensor_to_frames
-from nemo_cosmos.data.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, media_kind
+from nemo_cosmos.data.media import UnreadableMediaError, frames_to_tensor, iter_frames, read_image, tensor_to_frames
+from nemo_cosmos.data.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, media_kind
 from nemo_cosmos.metrics import FrechetDistance, PairDistance, psnr, ssim
 
 MEDIA = {"video": VIDEO_EXTENSIONS, "image": IMAGE_EXTENSIONS}

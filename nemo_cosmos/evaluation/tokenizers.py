@@ -2,7 +2,7 @@
 
 ``weights="pretrained"`` loads through :meth:`CausalVideoTokenizer.from_pretrained`
 (official names, the bundled small model, local directories); ``weights="formula"``
-builds the same model with the deterministic test weights of :mod:`nemo_cosmos.testing`,
+builds the same model with the deterministic test weights of :mod:`nemo_cosmos.formula_weights`,
 for speed and memory measurements (what it reconstructs means nothing).
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
+from nemo_cosmos.formula_weights import fill_with_formula
 from nemo_cosmos.models.causal_video_tokenizer import CausalVideoTokenizer
 from nemo_cosmos.networks import TokenizerConfig
 from nemo_cosmos.pretrained import CONFIG_FILE, as_tokenizer_config
-from nemo_cosmos.testing import fill_with_formula
 
 WEIGHTS = ("pretrained", "formula")
 

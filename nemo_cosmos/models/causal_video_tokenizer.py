@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
-from torch import Tensor
-
 from nemo.core.classes.common import PretrainedModelInfo
 from nemo.core.classes.modelPT import ModelPT
 from nemo.utils import logging
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import Tensor
+
 from nemo_cosmos.models.alignment import crop_center, pad_pixels
 from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
 from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels

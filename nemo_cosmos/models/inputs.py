@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nemo_cosmos.data.pixels import from_model_range, to_model_range
+from nemo_cosmos.data.media.pixels import from_model_range, to_model_range
 from nemo_cosmos.networks.config import TokenizerConfig
 
 

@@ -19,10 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from nemo_cosmos.data.training_samples import TrainingSamples
-from nemo_cosmos.modules import ResnetBlock
-from nemo_cosmos.modules.attention import _AttentionBlock
-from nemo_cosmos.networks import TokenizerConfig
+from nemo_cosmos.data.media.training_samples import TrainingSamples
 from nemo_cosmos.models.losses import (
     PatchDiscriminator,
     discriminator_hinge_loss,
@@ -30,6 +27,9 @@ from nemo_cosmos.models.losses import (
     psnr,
     reconstruction_loss,
 )
+from nemo_cosmos.modules import ResnetBlock
+from nemo_cosmos.modules.attention import _AttentionBlock
+from nemo_cosmos.networks import TokenizerConfig
 
 
 def init_for_training(network: nn.Module) -> nn.Module:

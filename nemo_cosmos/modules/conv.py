@@ -6,7 +6,6 @@ from torch import Tensor, nn
 
 from nemo_cosmos.modules.streaming import StreamingModule
 
-
 # PyTorch's CPU conv3d takes its unfold-based path, about 2x slower than oneDNN, when
 # batch * channels * frames * height <= 20480 (small inputs and short streaming chunks).
 _SLOW_CONV3D_LIMIT = 20480

@@ -8,7 +8,7 @@ coarsest level's block first; inside a level, block ``4t + 2h + w`` for video an
 ``2w + h`` for images (the image transform filters along W first).
 """
 
-from functools import lru_cache, reduce
+from functools import cache, reduce
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from nemo_cosmos.modules.streaming import StreamingModule
 
 
-@lru_cache(maxsize=None)
+@cache
 def haar_analysis_matrix(dims: int, patch_size: int) -> Tensor:
     """``[bands, *patch]`` float64: each sub-band's coefficient for each sample of a patch.
 

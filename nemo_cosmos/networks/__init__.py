@@ -1,6 +1,8 @@
-"""Image and video tokenizer networks; they know nothing of devices, files or the hub."""
+"""Image and video tokenizer networks built from a :class:`TokenizerConfig`; they know
+nothing of devices, files, presets or the hub (``nemo_cosmos.pretrained.build_network``
+builds one from a preset name)."""
 
 from nemo_cosmos.networks.config import TokenizerConfig
-from nemo_cosmos.networks.tokenizer import CosmosTokenizer, build_network
+from nemo_cosmos.networks.tokenizer import CosmosTokenizer
 
-__all__ = ["CosmosTokenizer", "TokenizerConfig", "build_network"]
+__all__ = ["CosmosTokenizer", "TokenizerConfig"]

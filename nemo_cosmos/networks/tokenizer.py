@@ -161,11 +161,3 @@ class CosmosTokenizer(nn.Module):
 
     def _dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
-
-
-def build_network(name_or_config: str | TokenizerConfig | dict, encoder: bool = True, decoder: bool = True) -> CosmosTokenizer:
-    """Build a tokenizer from a preset name (``Cosmos-Tokenizer-DV8x8x8``, ``nvidia/...``),
-    a :class:`TokenizerConfig`, or a config dict. Weights are left at PyTorch's init."""
-    from nemo_cosmos.pretrained import as_tokenizer_config  # the presets live there
-
-    return CosmosTokenizer(as_tokenizer_config(name_or_config), encoder=encoder, decoder=decoder)

@@ -1,7 +1,7 @@
 """Turning one encoded clip or image into the sequences of one indexed-dataset document.
 
 Discrete models give token grids: flattened ``t, h, w``, shifted and framed by
-:class:`~nemo_cosmos.data.token_layout.TokenLayout`, optionally preceded by the tokenized
+:class:`~nemo_cosmos.data.indexed.token_layout.TokenLayout`, optionally preceded by the tokenized
 caption (inline in the same sequence, or as its own text sequence of a multimodal index).
 Continuous models give latents ``[C, (t,) h, w]``, stored as float32 or bit-exact bfloat16.
 """
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from nemo_cosmos.data.latent_storage import latent_to_sequence
-from nemo_cosmos.data.sidecar import SEQUENCE_MODES, latent_header, token_header
-from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.latent_storage import latent_to_sequence
+from nemo_cosmos.data.indexed.sidecar import SEQUENCE_MODES, latent_header, token_header
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
 from nemo_cosmos.networks import TokenizerConfig
 
 

@@ -28,7 +28,7 @@ import torch
 from nemo.utils import logging
 from torch import Tensor
 
-from nemo_cosmos.data import Clip, FrameGeometry, UnreadableMediaError, read_image, stream_clips, to_model_range
+from nemo_cosmos.data.media import Clip, FrameGeometry, UnreadableMediaError, read_image, stream_clips, to_model_range
 from nemo_cosmos.networks.streaming import frame_chunk_sizes
 from nemo_cosmos.tokenization.planning import Unit, unreadable_reason
 

@@ -24,17 +24,18 @@ from nemo.utils import logging
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from nemo_cosmos.data import ClipSampling, FrameGeometry, MediaItem, collect_inputs, parts_for_rank, plan_parts
-from nemo_cosmos.data.indexed_writer import merge_parts
-from nemo_cosmos.data.sidecar import complete_sidecar, header_of, read_sidecar
-from nemo_cosmos.data.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of, read_sidecar
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.writer import merge_parts
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem, collect_inputs
+from nemo_cosmos.data.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from nemo_cosmos.networks import TokenizerConfig
 from nemo_cosmos.tokenization.distributed import Ranks, job_ranks
 from nemo_cosmos.tokenization.documents import CaptionTokenizer, LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
+from nemo_cosmos.tokenization.sharding import parts_for_rank, plan_parts
 
 
 @dataclass(frozen=True)

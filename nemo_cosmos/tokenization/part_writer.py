@@ -13,8 +13,8 @@ from typing import Any
 
 from nemo.utils import logging
 
-from nemo_cosmos.data import ClipSampling, FrameGeometry, MediaItem
-from nemo_cosmos.data.indexed_writer import IndexedDatasetWriter
+from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem
 from nemo_cosmos.tokenization.documents import LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder, Result
 from nemo_cosmos.tokenization.planning import Unit, plan_item

@@ -8,8 +8,8 @@ checked when they are read, which happens once, at encoding time.
 from dataclasses import dataclass
 from typing import Any
 
-from nemo_cosmos.data import Clip, ClipSampling, FrameGeometry, MediaItem, UnreadableMediaError, plan_clips, probe_video
-from nemo_cosmos.data.skipped import skip_record
+from nemo_cosmos.data.indexed.skipped import skip_record
+from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, MediaItem, UnreadableMediaError, plan_clips, probe_video
 
 
 @dataclass(frozen=True)

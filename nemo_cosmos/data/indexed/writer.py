@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
-from nemo_cosmos.data.atomic import partial_path, publish
-from nemo_cosmos.data.sidecar import complete_sidecar, header_of, read_sidecar, sidecar_path, write_sidecar
-from nemo_cosmos.data.skipped import write_skipped
+from nemo_cosmos.data.indexed.atomic import partial_path, publish
+from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of, read_sidecar, sidecar_path, write_sidecar
+from nemo_cosmos.data.indexed.skipped import write_skipped
 
 
 def read_part_sidecar(prefix: str | Path, header: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from megatron.core.datasets.blended_megatron_dataset_config import BlendedMegatr
 from megatron.core.datasets.megatron_dataset import MegatronDataset
 from megatron.core.datasets.utils import Split, get_blend_from_list
 
-from nemo_cosmos.data.indexed_reader import IndexedDocuments
+from nemo_cosmos.data.indexed.reader import IndexedDocuments
 
 
 @dataclass

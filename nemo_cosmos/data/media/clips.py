@@ -12,16 +12,18 @@ of ``num_frames`` samples; with ``max_clips`` the blocks used are spread evenly 
 video, first block always included.
 """
 
+import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nemo.utils import logging
 
-from nemo_cosmos.data.errors import UnreadableMediaError
-from nemo_cosmos.data.video import iter_frames_at
+from nemo_cosmos.data.media.errors import UnreadableMediaError
+from nemo_cosmos.data.media.video import iter_frames_at
+
+logger = logging.getLogger(__name__)
 
 
 def clip_length_error(num_frames: int, temporal_compression: int) -> str | None:
@@ -113,7 +115,7 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
                 f"frames (1 + k*temporal_compression)"
             )
         missing = n - len(samples)
-        logging.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
+        logger.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
         return [Clip(frames=tuple(samples) + (samples[-1],) * missing, padded=missing)], None
     used = blocks if sampling.max_clips is None else min(blocks, sampling.max_clips)
     chosen = [0] if used == 1 else [math.floor(j * (blocks - 1) / (used - 1) + 0.5) for j in range(used)]

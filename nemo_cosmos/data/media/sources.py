@@ -7,11 +7,13 @@ Whether an item is a video or an image is decided by its file extension.
 
 import glob
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nemo.utils import logging
+logger = logging.getLogger(__name__)
+
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
@@ -45,7 +47,7 @@ def _items_from_paths(paths: list[str], origin: str) -> list[MediaItem]:
         else:
             items.append(MediaItem(path=path, kind=kind))
     if ignored:
-        logging.info(f"{origin}: ignored {ignored} files that are neither video {sorted(VIDEO_EXTENSIONS)} nor image {sorted(IMAGE_EXTENSIONS)}")
+        logger.info(f"{origin}: ignored {ignored} files that are neither video {sorted(VIDEO_EXTENSIONS)} nor image {sorted(IMAGE_EXTENSIONS)}")
     return items
 
 

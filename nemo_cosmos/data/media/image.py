@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from nemo_cosmos.data.errors import UnreadableMediaError, require_nonempty_file
+from nemo_cosmos.data.media.errors import UnreadableMediaError, require_nonempty_file
 
 # Pillow modes holding 16-bit (or wider) integer grey levels.
 _WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nemo_cosmos.data.atomic import write_text_atomic
-from nemo_cosmos.data.latent_storage import latent_storage_dtype
-from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.atomic import write_text_atomic
+from nemo_cosmos.data.indexed.latent_storage import latent_storage_dtype
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
 
 SIDECAR_FORMAT = "nemo-cosmos-indexed-dataset/1"
 # megatron-core multimodal sequence modes: caption text before the vision tokens of a document

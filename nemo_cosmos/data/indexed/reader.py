@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 
-from nemo_cosmos.data.latent_storage import sequence_to_latent
-from nemo_cosmos.data.sidecar import is_complete, read_sidecar
-from nemo_cosmos.data.token_layout import TokenLayout
+from nemo_cosmos.data.indexed.latent_storage import sequence_to_latent
+from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar
+from nemo_cosmos.data.indexed.token_layout import TokenLayout
 
 
 class IndexedDocuments:

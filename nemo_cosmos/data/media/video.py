@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from nemo_cosmos.data.errors import UnreadableMediaError, require_nonempty_file
+from nemo_cosmos.data.media.errors import UnreadableMediaError, require_nonempty_file
 
 
 @dataclass(frozen=True)

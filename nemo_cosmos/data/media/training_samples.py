@@ -17,10 +17,10 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from nemo_cosmos.data.image import read_image
-from nemo_cosmos.data.pixels import to_model_range
-from nemo_cosmos.data.sources import MediaItem, collect_inputs
-from nemo_cosmos.data.video import iter_frames, probe_video
+from nemo_cosmos.data.media.image import read_image
+from nemo_cosmos.data.media.pixels import to_model_range
+from nemo_cosmos.data.media.sources import MediaItem, collect_inputs
+from nemo_cosmos.data.media.video import iter_frames, probe_video
 
 
 class TrainingSamples(Dataset):

@@ -1,55 +1,14 @@
-"""Deterministic "formula" weights, as defined by the conformance data.
-
-Every parameter is computed from its state_dict key alone, so any implementation (ours,
-the reference, a peer library) can be given the exact same weights without shipping
-them. Used by the conformance tests, the benchmarks and the small test checkpoints.
-"""
+"""Checkpoints for tests: official-style TorchScript files traced from our networks, and
+huggingface_hub's cache layout, so loading is tested on real files without a network."""
 
 import copy
+import hashlib
+import shutil
 import warnings
-import zlib
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
-
-
-def hash_uniform(key: str, n: int) -> np.ndarray:
-    """``n`` float64 values in [-1, 1) from a 32-bit integer hash seeded by crc32(key)."""
-    seed = np.uint32(zlib.crc32(key.encode("utf-8")))
-    h = np.arange(n, dtype=np.uint32) * np.uint32(0x9E3779B1) + seed
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
-    return h.astype(np.float64) / 2.0**32 * 2.0 - 1.0
-
-
-def formula_parameter(key: str, shape: tuple[int, ...]) -> Tensor:
-    """The formula value of one parameter: scaled like a weight, a norm scale or a bias."""
-    count = int(np.prod(shape)) if shape else 1
-    v = hash_uniform(key, count)
-    if len(shape) >= 2:
-        v = v * np.sqrt(3.0 / np.prod(shape[1:]))
-    elif key.endswith("weight"):
-        v = 1.0 + 0.1 * v
-    else:
-        v = 0.02 * v
-    return torch.from_numpy(v.astype(np.float32).reshape(shape))
-
-
-def formula_state_dict(network: nn.Module) -> dict[str, Tensor]:
-    """Formula values for every entry of ``network.state_dict()``."""
-    return {key: formula_parameter(key, tuple(value.shape)) for key, value in network.state_dict().items()}
-
-
-def fill_with_formula(network: nn.Module) -> nn.Module:
-    """Set every parameter of ``network`` to its formula value, in place; returns it."""
-    network.load_state_dict(formula_state_dict(network), strict=True)
-    return network
-
 
 
 class _EncoderHalf(nn.Module):
@@ -151,34 +110,10 @@ def export_torchscript(
     return paths
 
 
-def smooth_video(frames: int, height: int, width: int, seed: int = 0) -> Tensor:
-    """A natural-looking clip ``[1, 3, frames, H, W]`` in ``[-1, 1]``: a colour gradient
-    sky, soft blobs drifting across the frame and a faint fine texture. Smooth like real
-    footage, unlike uniform noise, so tiling and padding artefacts show as they would."""
-    generator = torch.Generator().manual_seed(seed)
-    t = torch.arange(frames, dtype=torch.float32)[:, None, None]
-    y = torch.linspace(0, 1, height)[None, :, None]
-    x = torch.linspace(0, 1, width)[None, None, :]
-    channels = []
-    for c in range(3):
-        value = 0.6 * (y - 0.5) * (1 - 0.3 * c) + 0.3 * (x - 0.5) * (c - 1)
-        for _ in range(4):
-            cy, cx, speed, radius, amplitude = torch.rand(5, generator=generator).tolist()
-            centre_x = cx + 0.02 * (speed - 0.5) * t
-            distance = (y - cy) ** 2 + (x - centre_x) ** 2
-            value = value + (amplitude - 0.4) * torch.exp(-distance / (0.02 + 0.05 * radius))
-        value = value + 0.03 * torch.sin(40 * x + 7 * c) * torch.sin(30 * y + 0.3 * t)
-        channels.append(value.expand(frames, height, width))
-    return torch.stack(channels).unsqueeze(0).clamp(-1, 1)
-
-
 def write_hub_cache(cache_dir: str | Path, repo_id: str, files: dict[str, Path], commit: str | None = None) -> Path:
     """Lay ``files`` (name in the repo -> file on disk) out as huggingface_hub's cache does:
     ``models--<org>--<name>/blobs/<sha256>``, ``snapshots/<commit>/<name>`` symlinks to the
     blobs, and ``refs/main`` holding the commit. Returns the snapshot directory."""
-    import hashlib
-    import shutil
-
     repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
     commit = commit or hashlib.sha1(repo_id.encode()).hexdigest()
     snapshot = repo / "snapshots" / commit

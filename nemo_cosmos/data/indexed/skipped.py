@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nemo_cosmos.data.atomic import write_text_atomic
+from nemo_cosmos.data.indexed.atomic import write_text_atomic
 
 
 def skip_record(path: str | Path, reason: str, **details: Any) -> dict[str, Any]:
