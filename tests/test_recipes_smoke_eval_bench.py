@@ -53,7 +53,7 @@ def write_video(path: Path, frames: np.ndarray) -> None:
         container.mux(stream.encode())
 
 
-def test_evaluate_recipe_reports_each_tokenizer(tmp_path):
+def test_evaluate_recipe_reports_each_tokenizer_with_baselines(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
     rows, columns = np.mgrid[:40, :48]
@@ -61,21 +61,30 @@ def test_evaluate_recipe_reports_each_tokenizer(tmp_path):
         frames = np.stack([np.stack([(columns * 5 + t * 7 + index * 40) % 256, rows * 6, np.full_like(rows, 90)], -1)
                            for t in range(10)]).astype(np.uint8)
         write_video(videos / f"clip{index}.mp4", frames)
+    (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 truncated")
     tokenizers = [save_small_tokenizer(tmp_path / "cv", "CV", 4), save_small_tokenizer(tmp_path / "di", "DI")]
     output = tmp_path / "out"
     cfg = recipe_config("evaluate", input_dir=str(videos), tokenizers=tokenizers, output_dir=str(output))
     summaries = load_recipe("evaluate").main(cfg)
 
-    assert [s["model"] for s in summaries] == ["CV4x8x8", "DI8x8"]
-    assert [s["compression"] for s in summaries] == [256, 64]
+    assert [s["tokenizer"] for s in summaries] == [
+        "cv", "JPEG @ cv bits", "bicubic @ cv grid", "di", "JPEG @ di bits", "bicubic @ di grid"]
+    assert [s["model"] for s in summaries] == ["CV4x8x8", "JPEG", "bicubic 1/8", "DI8x8", "JPEG", "bicubic 1/8"]
+    # Real pixels per latent position: 10x40x48 pixels over 4x5x6 (CV, time padded to 13) and 10x5x6 (DI).
+    assert [summaries[0]["pixels_per_token"], summaries[3]["pixels_per_token"]] == [160, 64]
+    assert summaries[0]["bpp"] == pytest.approx(16 * 16 / 160)  # 16 bfloat16 channels per position
     for summary in summaries:
-        assert summary["files"] == 2
-        assert math.isfinite(summary["psnr"]) and -1.0 <= summary["ssim"] <= 1.0
+        assert summary["files"] == 2 and summary["bpp"] > 0
+        assert math.isfinite(summary["psnr"]) and -1.0 <= summary["ssim"] <= 1.0 and summary["color_shift"] >= 0
     with (output / "per_file.csv").open() as handle:
         per_file = list(csv.DictReader(handle))
-    assert len(per_file) == 4 and {r["frames"] for r in per_file} == {"10"}
-    assert (output / "results.md").read_text().count("\n") == 4  # header, rule, two tokenizers
+    assert len(per_file) == 12 and {r["frames"] for r in per_file} == {"10"}
+    with (output / "results.csv").open() as handle:
+        assert {"bpp", "psnr", "color_shift", "kind"} <= set(next(csv.DictReader(handle)))
+    assert (output / "results.md").read_text().count("\n") == 8  # header, rule, two tokenizers with two baselines each
     assert (output / "quality_vs_compression.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    skipped = [json.loads(line) for line in (output / "skipped.jsonl").read_text().splitlines()]
+    assert [record["path"] for record in skipped] == [str(videos / "broken.mp4")] and skipped[0]["reason"]
 
 
 def test_evaluate_recipe_names_missing_feature_weights(tmp_path):

@@ -38,26 +38,29 @@ def write_tables(rows: list[dict], directory: str | Path, stem: str) -> tuple[Pa
     return markdown, table
 
 
-def plot_quality_vs_compression(summaries: list[dict], path: str | Path) -> Path:
-    """PSNR and SSIM of each tokenizer against its compression factor (pixels per latent position)."""
+def plot_quality_vs_bits(summaries: list[dict], path: str | Path) -> Path:
+    """PSNR and SSIM of each tokenizer and baseline against its bits per pixel; baselines
+    drawn hollow, so each tokenizer's anchors read at a glance."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for axis, metric, label in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "ssim", "SSIM")):
         for summary in summaries:
             value = summary[metric]
             if math.isfinite(value):
-                axis.scatter(summary["compression"], value)
-                axis.annotate(summary["tokenizer"], (summary["compression"], value), fontsize=7,
+                baseline = summary.get("kind") == "baseline"
+                axis.scatter(summary["bpp"], value, marker="s" if baseline else "o",
+                             facecolors="none" if baseline else None, edgecolors="C1" if baseline else None)
+                axis.annotate(summary["tokenizer"], (summary["bpp"], value), fontsize=7,
                               textcoords="offset points", xytext=(4, 4))
         axis.set_xscale("log", base=2)
-        axis.set_xlabel("compression (pixels per latent position)")
+        axis.set_xlabel("bits per pixel")
         axis.set_ylabel(label)
         axis.grid(True, alpha=0.3)
-    figure.suptitle("Reconstruction quality vs compression")
+    figure.suptitle("Reconstruction quality vs bits per pixel (squares: JPEG and bicubic baselines)")
     return _save(figure, path)
 
 

@@ -1,4 +1,4 @@
-"""PSNR and SSIM on uint8 frames, following the TokenBench protocol.
+"""PSNR and SSIM on uint8 frames, following the TokenBench protocol, and the colour shift.
 
 - PSNR: ``20 log10(255) - 10 log10(MSE)`` with the MSE taken over the whole video (all
   frames, pixels and channels at once), in float64; a perfect reconstruction gives
@@ -64,3 +64,13 @@ def ssim(reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) ->
         for a, b in zip(target, preds)
     ]
     return float(np.mean(per_frame))
+
+
+def color_shift(reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) -> float:
+    """The largest per-channel shift of the mean, in 8-bit levels: ``max_c |mean(b_c) - mean(a_c)|``.
+
+    A colour cast (grass turned pink, grey turned olive) moves a channel's mean; blur and
+    noise do not. PSNR mixes the two, this isolates the cast."""
+    target, preds = _pair(reference, reconstruction)
+    difference = preds.astype(np.float64).mean(axis=(0, 1, 2)) - target.astype(np.float64).mean(axis=(0, 1, 2))
+    return float(np.abs(difference).max())
