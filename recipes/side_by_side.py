@@ -1,6 +1,9 @@
-"""Save originals next to their reconstructions, one row per image, as a PNG.
+"""Save originals next to their reconstructions, one row per image, as a PNG: the
+original, the tokenizer's reconstruction and JPEG at the same number of bits.
 
-    python recipes/side_by_side.py --model nemo-cosmos-tiny-DV4x8x8 --out side_by_side.png photo1.png photo2.jpg
+    python recipes/side_by_side.py --model nemo-cosmos-tiny-DV4x8x8 --out side_by_side.png photo1.png clip.mp4
+
+A video contributes its middle frame, reconstructed as part of its whole clip.
 """
 
 import argparse
@@ -11,39 +14,46 @@ import torch
 from PIL import Image
 
 from nemo_cosmos import CausalVideoTokenizer
-from nemo_cosmos.data.media import frames_to_tensor, read_image, tensor_to_frames
+from nemo_cosmos.evaluation.baselines import jpeg_at_bits
+from nemo_cosmos.evaluation.quality import read_frames, reconstruct, token_bits
 from nemo_cosmos.metrics import psnr
 
 
-def reconstruct_image(model: CausalVideoTokenizer, image: np.ndarray) -> np.ndarray:
-    """uint8 ``[H, W, 3]`` through the model (a video model sees a one-frame clip)."""
-    x = frames_to_tensor(image[None] if model.network_config.is_video else image)
-    return tensor_to_frames(model.autoencode(x[None])[0])[0 if model.network_config.is_video else slice(None)]
+def compare(model: CausalVideoTokenizer, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """uint8 ``[T, H, W, 3]`` -> the tokenizer's and JPEG's reconstructions at equal bits, and a caption."""
+    reconstruction, positions, _ = reconstruct(model, frames)
+    bits = positions * token_bits(model.network_config)
+    jpeg, quality, jpeg_bpp = jpeg_at_bits(frames, bits)
+    caption = (f"tokenizer {bits / frames[..., 0].size:.3f} bpp, PSNR {psnr(frames, reconstruction):.2f} dB; "
+               f"JPEG q{quality} {jpeg_bpp:.3f} bpp, PSNR {psnr(frames, jpeg):.2f} dB")
+    return reconstruction, jpeg, caption
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("media", nargs="+", type=Path, help="images or videos")
     parser.add_argument("--model", default="nemo-cosmos-tiny-DV4x8x8")
     parser.add_argument("--out", type=Path, default=Path("side_by_side.png"))
     parser.add_argument("--height", type=int, default=256, help="row height in the PNG")
+    parser.add_argument("--max-frames", type=int, default=17, help="frames of a video to reconstruct")
     args = parser.parse_args()
     model = CausalVideoTokenizer.from_pretrained(args.model, device="cpu", dtype=torch.float32)
     rows = []
-    for path in args.images:
-        original = read_image(path)
-        reconstruction = reconstruct_image(model, original)
-        print(f"{path}: PSNR {psnr(original[None], reconstruction[None]):.2f} dB")
-        pair = np.concatenate([original, reconstruction], axis=1)
-        width = round(pair.shape[1] * args.height / pair.shape[0])
-        rows.append(np.asarray(Image.fromarray(pair).resize((width, args.height), Image.BICUBIC)))
+    for path in args.media:
+        frames = read_frames(path, args.max_frames)
+        reconstruction, jpeg, caption = compare(model, frames)
+        print(f"{path}: {caption}")
+        shown = len(frames) // 2
+        triple = np.concatenate([frames[shown], reconstruction[shown], jpeg[shown]], axis=1)
+        width = round(triple.shape[1] * args.height / triple.shape[0])
+        rows.append(np.asarray(Image.fromarray(triple).resize((width, args.height), Image.BICUBIC)))
     canvas = np.zeros((sum(r.shape[0] for r in rows), max(r.shape[1] for r in rows), 3), np.uint8)
     top = 0
     for row in rows:
         canvas[top : top + row.shape[0], : row.shape[1]] = row
         top += row.shape[0]
     Image.fromarray(canvas).save(args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} (columns: original, {args.model}, JPEG at the same bits)")
 
 
 if __name__ == "__main__":
