@@ -100,6 +100,28 @@ def test_stream_clips_decodes_each_frame_only_when_it_is_asked_for(tmp_path):
         list(next(broken)[1])
 
 
+def test_stream_clips_gives_the_right_frames_when_clips_overlap(tmp_path):
+    """A stride below the clip length makes clips share frames; each clip still gets its own."""
+    path = tmp_path / "clip.mp4"
+    write_moving_shapes_video(path, num_frames=12)
+    frames, _ = read_video(path)
+    clips = [Clip(frames=(0, 1, 2)), Clip(frames=(1, 2, 3)), Clip(frames=(3, 4, 4), padded=1), Clip(frames=(4, 5, 6))]
+    for clip, clip_frames in read_clips(path, clips):
+        np.testing.assert_array_equal(clip_frames, frames[list(clip.frames)])
+
+
+def test_stream_clips_moves_on_from_a_clip_left_half_read(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_moving_shapes_video(path, num_frames=12)
+    frames, _ = read_video(path)
+    stream = stream_clips(path, [Clip(frames=(0, 1, 2, 3)), Clip(frames=(2, 3, 4, 5))])
+    _, first = next(stream)
+    for _ in range(3):  # the caller gives up on this clip before its last frame
+        next(first)
+    _, second = next(stream)
+    np.testing.assert_array_equal(np.stack(list(second)), frames[[2, 3, 4, 5]])
+
+
 def test_geometry_resizes_shorter_side_then_crops_or_pads():
     frame = np.zeros((48, 64, 3), np.uint8)
     frame[:, :32] = 255

@@ -14,6 +14,7 @@ video, first block always included.
 
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,28 +130,44 @@ def stream_clips(
     over the clip's ``[H, W, 3]`` frames, decoding the video once.
 
     Frames are decoded (and passed through ``transform``) only as they are asked for, so a
-    caller such as an encoder stream never holds a whole clip. Consume a clip's frames
-    before asking for the next clip. A video that ends before a clip is complete (its
+    caller such as an encoder stream never holds a whole clip. Clips may overlap: a frame
+    shared by several clips is decoded once and kept only until the last of them has
+    had it. Consume a clip's frames before asking for the next clip (one left half read
+    gives up the rest of its frames). A video that ends before a clip is complete (its
     header overstated its length) raises UnreadableMediaError from ``frames``.
     """
     if not clips:
         return
-    decoded = iter_frames_at(path, sorted({index for clip in clips for index in clip.frames}))
-    last_index, last_frame = -1, None  # the last decoded frame, transformed; padding repeats it
+    uses = Counter(index for clip in clips for index in clip.frames)  # how often each frame is still to be given
+    decoded = iter_frames_at(path, sorted(uses))
+    kept: dict[int, np.ndarray] = {}  # decoded (transformed) frames that a clip has yet to give
+    given = 0  # frames of the current clip given so far
+    last_decoded = -1
+
+    def release(index: int) -> np.ndarray | None:
+        """One use of frame ``index`` done: the frame, dropped from ``kept`` after its last use."""
+        uses[index] -= 1
+        return kept.get(index) if uses[index] else kept.pop(index, None)
 
     def frames_of(clip: Clip) -> Iterator[np.ndarray]:
-        nonlocal last_index, last_frame
+        nonlocal given, last_decoded
         for index in clip.frames:
-            while last_index < index:
+            while index not in kept:
                 step = next(decoded, None)
                 if step is None:
-                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_index}) before clip frames {clip.start_frame}..{clip.end_frame}")
-                last_index, last_frame = step[0], step[1] if transform is None else transform(step[1])
-            yield last_frame
+                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_decoded}) before clip frames {clip.start_frame}..{clip.end_frame}")
+                last_decoded = step[0]
+                if uses[last_decoded]:  # not when every clip that wanted it was left before reaching it
+                    kept[last_decoded] = step[1] if transform is None else transform(step[1])
+            given += 1
+            yield release(index)
 
     try:
         for clip in clips:
+            given = 0
             yield clip, frames_of(clip)
+            for index in clip.frames[given:]:  # a clip left half read: its frames are not kept for it
+                release(index)
     finally:
         decoded.close()  # closes the container now, not whenever the generator is collected
 
