@@ -16,6 +16,7 @@ from torch import Tensor
 
 from nemo_cosmos.networks.config import TokenizerConfig
 from nemo_cosmos.networks.tokenizer import CosmosTokenizer
+from nemo_cosmos.safetensors_files import save_safetensors
 
 HUB_ORGANIZATION = "nvidia"
 
@@ -363,12 +364,10 @@ def half_state_dict(state_dict: dict[str, Tensor], encoder: bool, decoder: bool)
 def save_native(network: CosmosTokenizer, directory: str | Path, dtype: torch.dtype = torch.float32) -> Path:
     """Write ``network`` in our own format: ``config.json`` (the network config) and
     ``model.safetensors`` (its state_dict, in ``dtype``). Returns the directory."""
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(network.config.to_dict(), indent=2) + "\n")
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in network.state_dict().items()}
     halves = "+".join(h for h, on in (("encoder", network.has_encoder), ("decoder", network.has_decoder)) if on)
-    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "nemo-cosmos", "halves": halves})
+    save_safetensors(tensors, directory / WEIGHTS_FILE, metadata={"format": "nemo-cosmos", "halves": halves})
     return directory
