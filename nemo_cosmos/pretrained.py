@@ -124,14 +124,17 @@ def torchscript_buffers(network: CosmosTokenizer) -> dict[str, Tensor]:
     return buffers
 
 
-def load_weights(network: CosmosTokenizer, state_dict: dict[str, Tensor], source: str = "state_dict") -> None:
-    """Load ``state_dict`` into ``network``, strictly.
+def load_weights(
+    network: CosmosTokenizer, state_dict: dict[str, Tensor], source: str = "state_dict", strict: bool = True
+) -> list[str]:
+    """Load ``state_dict`` into ``network``, strictly unless ``strict=False``.
 
     Accepted: every parameter of the network (all required, shapes checked), the
     resampling convs the reference builds but never calls (ignored, shapes checked), and
     the TorchScript-only buffers (ignored, values checked). Anything else raises
     :class:`CheckpointMismatchError` naming the missing, unexpected, misshaped and
-    wrong-valued keys.
+    wrong-valued keys. ``strict=False`` (as in ``torch``'s ``load_state_dict``) loads
+    the keys that fit and returns the other problems instead; a wrong shape still raises.
     """
     expected = {k: v.shape for k, v in network.state_dict().items()}
     tolerated = network.unused_reference_weights()
@@ -151,12 +154,13 @@ def load_weights(network: CosmosTokenizer, state_dict: dict[str, Tensor], source
         _describe("TorchScript buffers with unexpected values", wrong_values),
     ]
     problems = [p for p in problems if p]
-    if problems:
+    if problems and (strict or misshaped):
         halves = "+".join(h for h, on in (("encoder", network.has_encoder), ("decoder", network.has_decoder)) if on)
         raise CheckpointMismatchError(
             f"{source} does not fit Cosmos {network.config.short_name} ({halves}): " + "; ".join(problems)
         )
-    network.load_state_dict({k: state_dict[k] for k in expected}, strict=True)
+    network.load_state_dict({k: state_dict[k] for k in expected if k in state_dict}, strict=strict)
+    return problems
 
 
 def _describe(what: str, keys: list[str], shown: int = 5) -> str:

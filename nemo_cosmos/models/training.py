@@ -74,6 +74,23 @@ class TokenizerTrainingMixin:
             for module in (self.network.encoder, self.network.quant_conv):
                 module.requires_grad_(False)
 
+    def setup(self, stage: str | None = None) -> None:
+        """Lightning's setup hook: fitting puts the model in train mode (it is built in eval
+        mode for inference, and Lightning keeps the mode it finds, so dropout would stay
+        off); a frozen encoder stays in eval mode, so it gives the tokens it gives at
+        inference. Runs before Lightning's model summary, which then counts the modes."""
+        super().setup(stage)
+        if stage == "fit":
+            self.train()
+            if self._cfg.get("freeze_encoder", False):
+                for module in (self.network.encoder, self.network.quant_conv):
+                    module.eval()
+
+    def on_train_end(self) -> None:
+        """Back to eval mode after fitting, ready for inference and export."""
+        super().on_train_end()
+        self.eval()
+
     def setup_training_data(self, train_data_config: DictConfig | dict) -> None:
         self._train_dl = self._samples_loader(train_data_config, seed=None)
 
