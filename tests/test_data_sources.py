@@ -1,6 +1,7 @@
 """Finding inputs (directory, glob, JSONL manifest) and splitting them into parts for ranks."""
 
 import json
+import logging
 
 import pytest
 
@@ -23,6 +24,20 @@ def test_directory_is_scanned_recursively_in_sorted_order(tmp_path):
     assert relative == ["a/.hidden/x.webm", "a/deeper/clip1.mov", "a/z.png", "b/clip2.MP4", "c.jpeg"]
     assert [item.kind for item in items] == ["video", "video", "image", "video", "image"]
     assert all(item.caption is None for item in items)
+
+
+def test_ignored_files_are_named_in_the_log(tmp_path, caplog):
+    for name in ("clip.mp4", "notes.txt", "a/readme.md"):
+        _touch(tmp_path / name)
+    with caplog.at_level(logging.INFO, logger="nemo_cosmos.data.media.sources"):
+        collect_inputs(tmp_path)
+    (message,) = [record.getMessage() for record in caplog.records if "ignored" in record.getMessage()]
+    assert f"{tmp_path}: ignored 2 files that are neither video" in message
+    assert message.endswith(f": {tmp_path / 'a' / 'readme.md'}, {tmp_path / 'notes.txt'}")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="nemo_cosmos.data.media.sources"):
+        collect_inputs(str(tmp_path / "*.txt"))
+    assert any(record.getMessage().startswith(f"{tmp_path / '*.txt'}: ignored 1 file that is neither") for record in caplog.records)
 
 
 def test_glob_and_several_sources_keep_their_order(tmp_path):
