@@ -5,6 +5,7 @@ hub cache is here too (see :func:`resolve_checkpoint_files`), and so is our own 
 format (``config.json`` + ``model.safetensors``); the networks know nothing of files.
 """
 
+import difflib
 import json
 import math
 import zipfile
@@ -49,9 +50,19 @@ def canonical_name(name: str) -> str:
     """``nvidia/Cosmos-Tokenizer-DV8x8x8`` -> ``Cosmos-Tokenizer-DV8x8x8``; unknown names raise."""
     bare = name.removeprefix(f"{HUB_ORGANIZATION}/")
     if bare not in PRESETS:
-        known = ", ".join(PRESETS)
-        raise ValueError(f"unknown tokenizer {name!r}; known models (also as {HUB_ORGANIZATION}/<name>): {known}")
+        raise ValueError(unknown_model_message(name, with_bundled=False))
     return bare
+
+
+def unknown_model_message(name: str, with_bundled: bool = True) -> str:
+    """Why ``name`` names no model: the closest known name, the bundled models (when they
+    count, i.e. for loading, not for building a preset) and the official ones."""
+    candidates = [*PRESETS, *(BUNDLED_MODELS if with_bundled else ())]
+    close = difflib.get_close_matches(name.removeprefix(f"{HUB_ORGANIZATION}/"), candidates, n=1)
+    message = f"unknown tokenizer {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if with_bundled:
+        message += f"; bundled with nemo-cosmos (no download): {', '.join(BUNDLED_MODELS)}"
+    return message + f"; official models (also as {HUB_ORGANIZATION}/<name>): {', '.join(PRESETS)}"
 
 
 def preset_config(name: str) -> TokenizerConfig:
@@ -269,10 +280,9 @@ def resolve_checkpoint_files(
             f"{path} is a file; pass the directory that holds the checkpoint files "
             f"({', '.join(TORCHSCRIPT_FILES.values())}, or {CONFIG_FILE} + {WEIGHTS_FILE}){nemo}"
         )
-    try:
-        name = canonical_name(str(name_or_path))
-    except ValueError as error:
-        raise CheckpointNotFoundError(f"{str(name_or_path)!r} is not an existing directory, and {error}") from error
+    if str(name_or_path).removeprefix(f"{HUB_ORGANIZATION}/") not in PRESETS:
+        raise CheckpointNotFoundError(f"{str(name_or_path)!r} is not an existing directory, and {unknown_model_message(str(name_or_path))}")
+    name = canonical_name(str(name_or_path))
     repo_id = hub_repo_id(name)
     files = {part: _hub_file(repo_id, TORCHSCRIPT_FILES[part], revision, cache_dir, token) for part in parts}
     return CheckpointFiles(preset_config(name), f"{repo_id} (Hugging Face Hub)", torchscript=files)
