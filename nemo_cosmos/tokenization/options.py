@@ -36,13 +36,19 @@ class InputOptions:
 
 @dataclass
 class OutputOptions:
-    """The dataset is written to ``<dir>/<name>.bin``, ``.idx`` and ``.json`` (sidecar), with
-    ``<dir>/skipped.jsonl`` and the per-part datasets under ``<dir>/parts/``. With several
-    nodes, ``dir`` must be on a filesystem they all share."""
+    """The dataset is written to ``<dir>/<name>.bin``, ``.idx``, ``.inputs.jsonl`` (per-input
+    records) and ``.json`` (sidecar), with ``<dir>/skipped.jsonl`` and the per-part datasets
+    under ``<dir>/parts/``. With several nodes, ``dir`` must be on a filesystem they all
+    share. A re-run into a ``dir`` that holds finished work made with other settings, or
+    from inputs that changed, is refused unless ``overwrite`` (rebuild aside, then swap).
+    ``merge: false`` leaves the parts where they are and lists them in ``<dir>/<name>.parts``
+    (a Megatron ``data_path``) instead of copying them into one dataset."""
 
     dir: str = MISSING
-    name: str = "dataset"
+    name: str = "tokens"
     keep_parts: bool = True
+    overwrite: bool = False
+    merge: bool = True
 
 
 @dataclass
@@ -107,14 +113,17 @@ class LatentOptions:
 
 @dataclass
 class RunOptions:
-    """Execution: inputs are cut into parts of ``items_per_part`` (the unit of resumption;
-    the output never depends on how many ranks run); ``batch_size`` same-shape clips are
-    encoded together; video frames are streamed into the encoder ``chunk_latents``
-    latent frames (``chunk_latents * ct`` frames) at a time."""
+    """Execution: inputs are encoded in windows of ``batch_size`` consecutive inputs (clips of
+    one shape in a window are encoded together); parts of whole windows, at most
+    ``items_per_part`` inputs, are the unit of resumption and are taken by the ranks from a
+    shared queue. Video frames are streamed into the encoder ``chunk_latents`` latent frames
+    (``chunk_latents * ct`` frames) at a time. ``threads``: intra-op threads per rank, set
+    the same way with one process or many (on CPU it changes the last bits of floats)."""
 
     items_per_part: int = 64
     batch_size: int = 4
     chunk_latents: int = 2
+    threads: int = 1
     progress: bool = True
     distributed_timeout_minutes: int = 1440
 
