@@ -13,6 +13,7 @@
    one line per rank (inputs, documents, skipped, clips/s, busy time).
 """
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from nemo.utils import logging
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from nemo_cosmos.data.indexed.dataset_list import listed_prefixes, read_dataset_list
 from nemo_cosmos.data.indexed.records import iter_documents, iter_records
 from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
@@ -38,7 +40,7 @@ from nemo_cosmos.tokenization.inputs import absolute_items, identity_of, input_i
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.output_state import OutputState, inspect_output
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
-from nemo_cosmos.tokenization.publish import build_and_swap, clean_parts, finish_swap
+from nemo_cosmos.tokenization.publish import build_and_swap, clean_parts, finish_swap, publish_list
 from nemo_cosmos.tokenization.rank_table import log_rank_table
 from nemo_cosmos.tokenization.settings import fingerprint, job_settings
 from nemo_cosmos.tokenization.sharding import Part, plan_parts, take_parts
@@ -138,12 +140,22 @@ def dataset_tokens(prefix: str | Path, sidecar: dict[str, Any]) -> int:
     return int(indexed.sequence_lengths.sum())
 
 
-def _summarize(prefix: Path, sidecar: dict[str, Any], written: int, reused: int, this_run: PartStats) -> JobSummary:
+def output_datasets(final: Path) -> list[Path]:
+    """The datasets that make up the output at ``final``: the parts it lists, or itself."""
+    listing = read_dataset_list(final)
+    return listed_prefixes(final, listing) if listing is not None else [final]
+
+
+def _summarize(final: Path, written: int, reused: int, this_run: PartStats) -> JobSummary:
+    datasets = [(prefix, complete_sidecar(prefix)) for prefix in output_datasets(final)]
+    skipped_path = final.parent / "skipped.jsonl"
+    with skipped_path.open(encoding="utf-8") if skipped_path.is_file() else contextlib.nullcontext([]) as skipped:
+        skips = sum(1 for _ in skipped)
     return JobSummary(
-        prefix=str(prefix),
-        documents=sidecar["num_documents"],
-        skipped=sum(len(record["skipped"]) for record in iter_records(prefix)),
-        tokens=dataset_tokens(prefix, sidecar),
+        prefix=str(final),
+        documents=sum(sidecar["num_documents"] for _, sidecar in datasets),
+        skipped=skips,
+        tokens=sum(dataset_tokens(prefix, sidecar) for prefix, sidecar in datasets),
         parts_written=written,
         parts_reused=reused,
         documents_this_run=this_run.documents,
@@ -194,7 +206,7 @@ def _plan(options: TokenizeJobOptions, ranks: Ranks) -> tuple[list, list[dict[st
     clip_sampling(options, files.config), frame_geometry(options, files.config)  # bad clip or frame options fail here, before any loading
     settings = job_settings(options, files, torch.device(device).type, dtype)
     header = {**document_format(options, files.config).header(options.model.name_or_path, files.config), "settings": settings}
-    state = inspect_output(Path(options.output.dir), options.output.name, header, fingerprint(settings), listing, options.output.overwrite)
+    state = inspect_output(Path(options.output.dir).resolve(), options.output.name, header, fingerprint(settings), listing, options.output.overwrite)
     return items, listing, device, header, state
 
 
@@ -214,8 +226,19 @@ def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
         torch.set_num_threads(threads)
 
 
+def _publish(options: TokenizeJobOptions, state: OutputState, parts: list[Path]) -> None:
+    """Merge (or list) the finished datasets and the new parts as the output, then tidy ``parts/``."""
+    parts_root = state.final.parent / "parts"
+    if options.output.merge:
+        build_and_swap(state.final, state.header, state.base, state.growth.dropped, parts)
+        clean_parts(parts_root, {state.parts_dir} if options.output.keep_parts else None)
+    else:  # the listed parts are the dataset: every folder that holds one stays
+        publish_list(state.final, state.base, state.growth.dropped, parts)
+        clean_parts(parts_root, {state.parts_dir, *(prefix.parent for prefix in state.base)})
+
+
 def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
-    output = Path(options.output.dir)
+    output = Path(options.output.dir).resolve()
     final = output / options.output.name
     if ranks.is_first and finish_swap(final):
         logging.info(f"finished swapping in {final}, which an earlier run had completed when it stopped")
@@ -225,7 +248,7 @@ def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
         logging.info(note)
     if state.up_to_date:
         logging.info(f"{final} is already complete for these inputs and settings; nothing to do")
-        summary = _summarize(final, complete_sidecar(final), 0, 0, PartStats())
+        summary = _summarize(final, 0, 0, PartStats())
         if ranks.is_first:
             _log_summary(summary, header["kind"], ranks.world_size)
         return summary
@@ -259,12 +282,10 @@ def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
             )
             written += 1
     this_run, written, reused = _over_all_ranks(ranks, stats, written, len(parts) - len(todo))  # also waits for every rank's parts
-    merged = None
     if ranks.is_first:
-        merged = build_and_swap(final, header, state.base, growth.dropped, prefixes)
-        clean_parts(output / "parts", state.build if options.output.keep_parts else None)
+        _publish(options, state, prefixes)
     ranks.barrier()
-    summary = _summarize(final, merged if merged is not None else complete_sidecar(final), written, reused, this_run)
+    summary = _summarize(final, written, reused, this_run)
     if ranks.is_first:
         _log_summary(summary, header["kind"], ranks.world_size)
     return summary

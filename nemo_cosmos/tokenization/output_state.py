@@ -1,8 +1,8 @@
 """What ``output.dir`` already holds, compared with what a run is asked to do, before anything is written.
 
-The finished dataset (``<name>.bin/.idx/.inputs.jsonl/.json``), a finished dataset
-waiting to be swapped in (``<name>.next.*``, left by a crash during the swap) and the
-parts under ``parts/<build>/`` are finished work. A run that would change their meaning
+The finished dataset (``<name>.bin/.idx/.inputs.jsonl/.json``, or with ``output.merge:
+false`` the datasets listed by ``<name>.parts.json``) and the parts under
+``parts/<build>/`` are finished work. A run that would change their meaning
 is refused (:class:`RefusedRun`) unless ``output.overwrite``: other settings (named one
 by one, ``clips.num_frames: 17 -> 9``), an input that gave documents changed or
 vanished, or a dataset written before per-input records existed. Reading is all this
@@ -13,11 +13,14 @@ Parts live under ``parts/<build>/``; a build is one set of settings applied to o
 exactly its own parts and a rebuild never mistakes the old dataset's parts for its own.
 """
 
+import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nemo_cosmos.data.indexed.dataset_list import listed_prefixes, read_dataset_list
 from nemo_cosmos.data.indexed.records import iter_records
 from nemo_cosmos.data.indexed.sidecar import EARLIER_FORMATS, complete_sidecar, header_of, sidecar_format
 from nemo_cosmos.tokenization.inputs import Growth, identity_of, plan_growth
@@ -33,21 +36,20 @@ class RefusedRun(ValueError):
 
 @dataclass
 class OutputState:
-    """The run's plan against ``output.dir``: ``base`` is the finished dataset to grow (None:
-    build from nothing), ``growth`` says which inputs to keep and encode, ``build`` names the
-    parts folder, ``swap_pending`` when ``<name>.next`` must be swapped in first."""
+    """The run's plan against ``output.dir``: ``base`` are the finished datasets to grow, in
+    order (empty: build from nothing), ``growth`` says which of their input records to keep
+    and which inputs to encode, ``build`` names the parts folder."""
 
     final: Path
     header: dict[str, Any]
-    base: Path | None
+    base: list[Path]
     growth: Growth
     build: str
-    swap_pending: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
     def up_to_date(self) -> bool:
-        return self.base is not None and not self.growth.new and not self.growth.dropped
+        return bool(self.base) and not self.growth.new and not self.growth.dropped
 
     @property
     def parts_dir(self) -> Path:
@@ -95,38 +97,50 @@ def _changed_parts(parts: list[tuple[Path, dict[str, Any]]], listing: list[dict[
     return problems
 
 
+def _finished(output: Path, final: Path) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The finished datasets at ``final`` (a list of parts when one was written, else the
+    merged dataset) and their sidecars; raises RefusedRun for a damaged one."""
+    listing = read_dataset_list(final)
+    prefixes = listed_prefixes(final, listing) if listing is not None else [final]
+    found_format = sidecar_format(prefixes[0])
+    if found_format in EARLIER_FORMATS:
+        raise _refuse(output, f"{prefixes[0]}.json was written by an earlier nemo-cosmos ({found_format}) that recorded no input identities, so it cannot be grown or checked")
+    sidecars = [complete_sidecar(prefix) for prefix in prefixes]
+    missing = [str(prefix) for prefix, sidecar in zip(prefixes, sidecars) if sidecar is None]
+    if listing is not None and missing:
+        raise _refuse(output, f"{final}.parts.json lists datasets that are missing or incomplete: {listed(missing)}")
+    return ([], []) if missing else (prefixes, sidecars)
+
+
 def inspect_output(output: Path, name: str, header: dict[str, Any], fingerprint: str, listing: list[dict[str, Any]], overwrite: bool) -> OutputState:
     """Compare ``output`` with a run of ``header`` (its ``settings`` included) over ``listing``
     (input identities in listing order); raises :class:`RefusedRun` when the run would
     lose or change finished work and ``overwrite`` is not set."""
     final = output / name
-    waiting = output / f"{name}.next"
-    swap_pending = complete_sidecar(waiting) is not None
-    current = waiting if swap_pending else final
-    everything_new = Growth(new=list(range(len(listing))))
-    state = OutputState(final, header, None, everything_new, f"{fingerprint}-fresh", swap_pending)
-
-    found_format = sidecar_format(current)
-    sidecar = complete_sidecar(current) if found_format not in EARLIER_FORMATS else None
-    if found_format in EARLIER_FORMATS and not overwrite:
-        raise _refuse(output, f"{current}.json was written by an earlier nemo-cosmos ({found_format}) that recorded no input identities, so it cannot be grown or checked")
-    if sidecar is not None:
-        if overwrite:
-            state.build = f"{fingerprint}-rebuild-{sidecar['sha256']['bin'][:12]}"
-        else:
-            _check_settings(f"the finished dataset {current}", output, header_of(sidecar), header)
-            growth = plan_growth(iter_records(current), listing)
-            if growth.refused:
-                gone = [f"{path} (vanished)" for path in growth.vanished]
-                raise _refuse(output, f"inputs of the finished dataset changed or vanished: {listed(growth.changed + gone)}")
-            state.base, state.growth = current, growth
-            state.build = f"{fingerprint}-grow-{sidecar['sha256']['bin'][:12]}"
-            state.notes += [f"retrying {path}: skipped before, changed since" for path in growth.retried]
-            state.notes += [f"{path} was skipped before and is no longer listed: its skip record is dropped" for path in growth.forgotten]
+    state = OutputState(final, header, [], Growth(new=list(range(len(listing)))), f"{fingerprint}-fresh")
+    try:
+        base, sidecars = _finished(output, final)
+    except RefusedRun:
+        if not overwrite:
+            raise
+        base, sidecars = [], []
+    tag = hashlib.sha256("".join(sidecar["sha256"]["bin"] for sidecar in sidecars).encode()).hexdigest()[:12]
+    if base and overwrite:
+        state.build = f"{fingerprint}-rebuild-{tag}"
+    elif base:
+        _check_settings(f"the finished dataset {base[0]}", output, header_of(sidecars[0]), header)
+        growth = plan_growth(itertools.chain.from_iterable(iter_records(prefix) for prefix in base), listing)
+        if growth.refused:
+            gone = [f"{path} (vanished)" for path in growth.vanished]
+            raise _refuse(output, f"inputs of the finished dataset changed or vanished: {listed(growth.changed + gone)}")
+        state.base, state.growth, state.build = base, growth, f"{fingerprint}-grow-{tag}"
+        state.notes += [f"retrying {path}: skipped before, changed since" for path in growth.retried]
+        state.notes += [f"{path} was skipped before and is no longer listed: its skip record is dropped" for path in growth.forgotten]
 
     parts_root = output / "parts"
+    listed_folders = {prefix.parent for prefix in base}
     for folder in sorted(parts_root.iterdir()) if parts_root.is_dir() and not overwrite else []:
-        parts = _complete_parts(folder)
+        parts = _complete_parts(folder) if folder not in listed_folders else []
         if not parts:
             continue
         if not folder.name.startswith(fingerprint):
