@@ -89,9 +89,9 @@ def _structure(prefix: str, sidecar: dict[str, Any], report: VerifyReport) -> In
         report.problems.append(f"{prefix}.idx: cannot be read with megatron-core's IndexedDataset ({type(error).__name__}: {' '.join(str(error).split())})")
         return None
     report.documents = len(documents)
-    indexed = documents._indexed
+    indexed = documents.indexed
     if indexed is not None:
-        end = int(indexed.sequence_pointers[-1]) + int(indexed.sequence_lengths[-1]) * np.dtype(sidecar["storage_dtype"]).itemsize
+        end = int(indexed.index.sequence_pointers[-1]) + int(indexed.sequence_lengths[-1]) * np.dtype(sidecar["storage_dtype"]).itemsize
         if end != sidecar["bin_bytes"]:
             report.problems.append(f"{prefix}.bin: {sidecar['bin_bytes']} bytes, but the index points up to byte {end}")
             return documents

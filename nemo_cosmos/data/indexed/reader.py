@@ -45,6 +45,11 @@ class IndexedDocuments:
     def __len__(self) -> int:
         return self.sidecar["num_documents"]
 
+    @property
+    def indexed(self) -> IndexedDataset | None:
+        """megatron-core's reader of the ``.bin``/``.idx`` (None for a dataset without documents)."""
+        return self._indexed
+
     def _check(self, doc: int) -> int:
         if not 0 <= doc < len(self):
             raise IndexError(f"document {doc} out of range for {self.prefix} with {len(self)} documents")
