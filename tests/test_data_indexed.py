@@ -33,7 +33,7 @@ def encoded_clips(tmp_path_factory):
     """Six real documents: clips of generated videos, resized and cropped, encoded by a small DV network."""
     folder = tmp_path_factory.mktemp("videos")
     network = fill_with_formula(build_network(SMALL_DV, decoder=False)).eval()
-    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips=None)
+    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips_per_video=None)
     geometry = FrameGeometry(height=32, width=32, multiple=8, min_side=8)
     documents = []
     for seed, length in enumerate((18, 36, 54)):

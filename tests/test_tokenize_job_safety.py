@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from nemo_cosmos import cli
+from nemo_cosmos.data.indexed.megatron_dataset import build_cosmos_datasets
 from nemo_cosmos.data.indexed.reader import IndexedDocuments
 from nemo_cosmos.data.indexed.records import iter_records
 from nemo_cosmos.data.indexed.sidecar import complete_sidecar, read_sidecar
@@ -235,3 +236,32 @@ def test_rank_threads_are_applied_and_counted(models, tmp_path):
     assert read_sidecar(tmp_path / "out" / "tokens")["settings"]["run.threads"] == 2
     with pytest.raises(RefusedRun, match="run.threads: 2 -> 1"):
         run_tokenize_job(_config(models["DV"], inputs, tmp_path / "out", "run.threads=1"))
+
+
+def test_unmerged_output_lists_the_parts_grows_by_new_parts_and_is_verified(models, tmp_path):
+    inputs = _videos(tmp_path / "in", ["a.mp4", "b.mp4", "c.mp4"])
+    output = tmp_path / "out"
+    run_tokenize_job(_config(models["DV"], inputs, output, "output.merge=false"))
+    assert not (output / "tokens.bin").exists()
+    parts = [Path(line) for line in (output / "tokens.parts").read_text().splitlines()]
+    assert len(parts) == 2 and all(part.is_absolute() and complete_sidecar(part) for part in parts)
+    first = {path: path.stat().st_mtime_ns for part in parts for path in part.parent.glob(part.name + ".*")}
+
+    _videos(inputs, ["d.mp4"])
+    summary = run_tokenize_job(_config(models["DV"], inputs, output, "output.merge=false"))
+    assert (summary.documents_this_run, summary.documents) == (1, 4)
+    grown = [Path(line) for line in (output / "tokens.parts").read_text().splitlines()]
+    assert grown[:2] == parts and len(grown) == 3, "the old parts are listed first and stay where they are"
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in first.items())
+    datasets = build_cosmos_datasets([str(part) for part in grown], split="1,0,0", shuffle=False)[0]
+    assert sorted(Path(datasets[i]["path"]).name for i in range(len(datasets))) == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+
+    run_tokenize_job(_config(models["DV"], inputs, tmp_path / "merged"))
+    merged = IndexedDocuments(tmp_path / "merged" / "tokens")
+    listed_documents = [IndexedDocuments(part) for part in grown]
+    assert [d.vision_sequence(i).tolist() for d in listed_documents for i in range(len(d))] == [merged.vision_sequence(i).tolist() for i in range(4)]
+    assert verify_dataset(output / "tokens", reencode=1).ok
+    data = bytearray(Path(f"{grown[0]}.bin").read_bytes())
+    data[3] ^= 0x10
+    Path(f"{grown[0]}.bin").write_bytes(bytes(data))
+    assert any("SHA-256 differs" in problem for problem in verify_dataset(output / "tokens").problems)

@@ -14,7 +14,7 @@
 """
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,25 +95,16 @@ def clip_sampling(options: TokenizeJobOptions, config: TokenizerConfig) -> ClipS
     """How clips are cut for a video model (None for image models)."""
     if not config.is_video:
         return None
-    clips = options.clips
     try:
-        return ClipSampling(
-            num_frames=clips.num_frames,
-            temporal_compression=config.temporal_compression,
-            frame_stride=clips.frame_stride,
-            target_fps=clips.target_fps,
-            max_clips=clips.max_clips_per_video,
-            pad_short=clips.pad_short,
-        )
+        return ClipSampling(**asdict(options.clips), temporal_compression=config.temporal_compression)
     except ValueError as error:
         raise ValueError(f"clips.*: {error} (the model {config.short_name} has temporal compression {config.temporal_compression})") from error
 
 
 def frame_geometry(options: TokenizeJobOptions, config: TokenizerConfig) -> FrameGeometry:
-    frames = options.frames
-    cs = config.spatial_compression
+    """The frame size rule for the model's spatial compression."""
     try:
-        return FrameGeometry(height=frames.height, width=frames.width, mode=frames.fit, multiple=cs, min_side=frames.min_side or cs)
+        return FrameGeometry(**asdict(options.frames), multiple=config.spatial_compression)
     except ValueError as error:
         raise ValueError(f"frames.*: {error}") from error
 

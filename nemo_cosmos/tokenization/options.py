@@ -1,9 +1,11 @@
 """The options of a tokenization job: one typed schema that the recipe's YAML files fill in.
 
-``conf/tokenize_ar.yaml`` and ``conf/tokenize_diffusion.yaml`` set values; this schema
-says which keys exist and what type they have, so a misspelt key or a wrong type on the
-command line fails at once instead of being ignored. Every key is documented here and
-in the YAML files.
+``conf/tokenize_ar.yaml`` (and ``conf/tokenize_diffusion.yaml``, which inherits it) set
+values; this schema says which keys exist and what type they have, so a misspelt key or
+a wrong type on the command line fails at once instead of being ignored. ``clips`` and
+``frames`` are the media side's own option classes (``ClipOptions``, ``FrameOptions``),
+which ``ClipSampling`` and ``FrameGeometry`` extend with the model's compression: one
+definition of each key. Every key is documented here and in the YAML files.
 """
 
 from dataclasses import dataclass, field
@@ -11,6 +13,8 @@ from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+from nemo_cosmos.data.media import ClipOptions, FrameOptions
 
 
 @dataclass
@@ -49,35 +53,6 @@ class OutputOptions:
     keep_parts: bool = True
     overwrite: bool = False
     merge: bool = True
-
-
-@dataclass
-class ClipOptions:
-    """How clips are cut from videos. ``num_frames`` must be ``1 + k*ct`` (ct: the model's
-    temporal compression; e.g. 17, 33 or 121 for ct = 8), giving ``1 + k`` latent frames.
-    Frames are sampled every ``frame_stride`` frames or at ``target_fps`` (not both).
-    ``max_clips_per_video``: ``null`` takes every non-overlapping clip. ``pad_short``: a video
-    shorter than one clip is padded by repeating its last frame (logged) instead of skipped."""
-
-    num_frames: int = 33
-    frame_stride: int = 1
-    target_fps: float | None = None
-    max_clips_per_video: int | None = 1
-    pad_short: bool = False
-
-
-@dataclass
-class FrameOptions:
-    """Spatial size: the shorter side is resized, then the frame centre-cropped (``fit: crop``)
-    or padded (``fit: pad``) to ``height`` x ``width`` (multiples of the spatial compression).
-    Both ``null``: native resolution, cropped (or padded) to a multiple of the compression.
-    Sources with a shorter side below ``min_side`` (``null``: the spatial compression, one
-    latent cell) are skipped."""
-
-    height: int | None = None
-    width: int | None = None
-    fit: str = "crop"
-    min_side: int | None = None
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 Checks, each reported as one line naming the file and what is wrong:
 
+- for an unmerged output (``<prefix>.parts.json``, ``output.merge: false``), each listed
+  dataset is verified as below and its SHA-256 must be the one the list recorded;
 - the sidecar is complete and the SHA-256 of ``.bin``, ``.idx`` and the per-input records
   match it (a flipped byte anywhere is caught here);
 - megatron-core reads the index, and its document count equals the sidecar's and the
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 from nemo_cosmos.data.indexed.checksums import sha256_file
+from nemo_cosmos.data.indexed.dataset_list import listed_prefixes, read_dataset_list
 from nemo_cosmos.data.indexed.reader import IndexedDocuments
 from nemo_cosmos.data.indexed.records import records_path
 from nemo_cosmos.data.indexed.sidecar import complete_sidecar, read_sidecar
@@ -169,8 +172,26 @@ def load_recorded_model(sidecar: dict[str, Any], device: str, model: str | None 
 
 
 def verify_dataset(prefix: str | Path, reencode: int = 0, seed: int = 0, device: str = "cpu", model: str | None = None) -> VerifyReport:
-    """Check the dataset at ``prefix`` (see the module docstring); ``reencode`` documents are encoded again."""
-    prefix = str(prefix)
+    """Check the dataset at ``prefix``, merged or a list of parts (see the module docstring);
+    ``reencode`` documents (per listed part, for a list) are encoded again."""
+    listing = read_dataset_list(prefix) if not Path(f"{prefix}.json").is_file() else None
+    if listing is None:
+        return _verify_one(str(prefix), reencode, seed, device, model)
+    report = VerifyReport(str(prefix))
+    for entry, part in zip(listing["datasets"], listed_prefixes(prefix, listing)):
+        found = _verify_one(str(part), reencode, seed, device, model)
+        report.documents += found.documents
+        report.reencoded += found.reencoded
+        report.problems += found.problems
+        sidecar = complete_sidecar(part)
+        if sidecar is not None and sidecar["sha256"] != entry["sha256"]:
+            report.problems.append(f"{part}: its checksums differ from those {prefix}.parts.json recorded (the part was rewritten or replaced)")
+    if report.documents != listing["num_documents"]:
+        report.problems.append(f"{prefix}.parts.json: lists {listing['num_documents']} documents, the parts hold {report.documents}")
+    return report
+
+
+def _verify_one(prefix: str, reencode: int, seed: int, device: str, model: str | None) -> VerifyReport:
     report = VerifyReport(prefix)
     try:
         sidecar = read_sidecar(prefix)
