@@ -125,7 +125,8 @@ def test_overwrite_rebuilds_aside_and_a_killed_overwrite_resumes(models, tmp_pat
 def test_added_inputs_are_all_that_is_encoded_and_the_result_equals_a_fresh_run(models, tmp_path):
     inputs = _videos(tmp_path / "in", ["a.mp4", "c.mp4"])
     output = tmp_path / "out"
-    run_tokenize_job(_config(models["DV"], inputs, output))
+    run_tokenize_job(_config(models["DV"], inputs, output, "output.keep_parts=false"))
+    assert not (output / "parts").exists(), "growth works from the finished dataset alone"
     old_bin = (output / "tokens.bin").read_bytes()
     old_a = IndexedDocuments(output / "tokens").vision_sequence(0)
     # a's bytes change behind an unchanged path, size and mtime: a re-run must not read a again

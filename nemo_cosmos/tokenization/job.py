@@ -165,9 +165,9 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
     )
 
 
-def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -> tuple[PartStats, int, int]:
-    """This run's totals over all ranks (time is the slowest rank's, as ranks work side by side),
-    after logging one line per rank."""
+def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int) -> tuple[PartStats, int]:
+    """This run's totals and parts written over all ranks (time is the slowest rank's, as ranks
+    work side by side), after logging one line per rank."""
     gathered = ranks.gather((stats, written))
     if ranks.is_first:
         log_rank_table([rank_stats for rank_stats, _ in gathered])
@@ -175,7 +175,7 @@ def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -
     for rank_stats, _ in gathered:
         total.add(rank_stats)
     total.seconds = max(rank_stats.seconds for rank_stats, _ in gathered)
-    return total, sum(count for _, count in gathered), reused
+    return total, sum(count for _, count in gathered)
 
 
 def _reusable(prefix: Path, header: dict[str, Any], identities: list[dict[str, Any]]) -> bool:
@@ -272,11 +272,11 @@ def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
                 )
             )
             written += 1
-    this_run, written, reused = _over_all_ranks(ranks, stats, written, len(parts) - len(todo))  # also waits for every rank's parts
+    this_run, written = _over_all_ranks(ranks, stats, written)  # also waits for every rank's parts
     if ranks.is_first:
         _publish(options, state, prefixes)
     ranks.barrier()
-    summary = _summarize(final, written, reused, this_run)
+    summary = _summarize(final, written, len(parts) - len(todo), this_run)
     if ranks.is_first:
         _log_summary(summary, header["kind"], ranks.world_size)
     return summary
