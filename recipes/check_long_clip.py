@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--chunk-latents", type=int, default=2, help="the recipe's run.chunk_latents")
-    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the recipe")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads of the recipe (run.threads; default: the recipe's)")
     parser.add_argument("--work-dir", type=Path, default=Path("outputs/long_clip"))
     args = parser.parse_args()
 
@@ -57,17 +57,18 @@ def main() -> None:
               f"clips.num_frames={args.frames}", f"frames.height={args.height}", f"frames.width={args.width}",
               "run.batch_size=1", f"run.chunk_latents={args.chunk_latents}", "run.progress=false"]
     if args.threads:
-        recipe = ["env", f"OMP_NUM_THREADS={args.threads}"] + recipe
+        recipe.append(f"run.threads={args.threads}")
     seconds = run(recipe)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if peak_kib <= before:
         raise RuntimeError("the recipe's peak RSS did not exceed the earlier steps'; it cannot be read apart")
-    sidecar = json.loads(next(tokens.glob("*.json")).read_text())
+    sidecar = json.loads((tokens / "tokens.json").read_text())
+    records = [json.loads(line) for line in (tokens / "tokens.inputs.jsonl").read_text().splitlines()]
     print(json.dumps({
         "model": args.model, "clip": clip, "chunk_latents": args.chunk_latents,
         "recipe_peak_rss_gib": round(peak_kib / 2**20, 3), "recipe_seconds": round(seconds, 1),
-        "documents": sidecar["num_documents"], "skipped": sidecar["skipped"],
-        "token_grid": [document.get("shape") for document in sidecar["documents"]],
+        "documents": sidecar["num_documents"], "skipped": [skip for record in records for skip in record["skipped"]],
+        "token_grid": [document["shape"] for record in records for document in record["documents"]],
     }))
 
 
