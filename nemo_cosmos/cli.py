@@ -1,5 +1,5 @@
-"""The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files
-(``nemo-cosmos --help`` shows examples).
+"""The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files, and
+verify tokenized datasets (``nemo-cosmos --help`` shows examples).
 
 Images are read with Pillow, videos with PyAV at their own frame rate; reconstructions
 are written as png (images) or mp4 (video, at the original fps). ``encode`` writes one
@@ -176,7 +176,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video_writer_options(reconstruct)
     reconstruct.set_defaults(run=reconstruct_files)
     _add_show_command(commands)
+    add_verify_command(commands)
     return parser
+
+
+def add_verify_command(commands) -> None:
+    """``nemo-cosmos verify OUTPUT_PREFIX [--reencode K]``: check a tokenized dataset."""
+    verify = commands.add_parser("verify", help="check a tokenized dataset: checksums, counts, id ranges, re-encoding", description=verify_command.__doc__)
+    verify.add_argument("prefix", metavar="OUTPUT_PREFIX", help="the dataset prefix, e.g. /data/tokens/tokens (without .bin/.idx)")
+    verify.add_argument("--reencode", type=int, default=0, metavar="K", help="also encode K random documents again from their sources and compare")
+    verify.add_argument("--seed", type=int, default=0, help="which documents --reencode draws")
+    verify.add_argument("--device", default="cpu", help="where --reencode runs the model (default: cpu)")
+    verify.add_argument("--model", help="the model for --reencode, when the recorded one is not reachable from here")
+    verify.set_defaults(run=verify_command)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Check checksums, counts against the index, id ranges (tokens) or finite values (latents)
+    and, with --reencode K, K documents re-encoded from their sources; prints each problem on
+    one line and exits 1 when there is any."""
+    from nemo_cosmos.tokenization.verify import verify_dataset
+
+    report = verify_dataset(args.prefix, reencode=args.reencode, seed=args.seed, device=args.device, model=args.model)
+    for problem in report.problems:
+        print(f"{PROG} verify: {problem}", file=sys.stderr)
+    verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+    print(f"{args.prefix}: {report.documents} documents, {report.reencoded} re-encoded: {verdict}")
+    return len(report.problems)
 
 
 # ----------------------------------------------------------------- files

@@ -23,11 +23,11 @@ from pathlib import Path
 RECIPES = Path(__file__).resolve().parent
 
 
-def run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+def run(command: list[str]) -> tuple[float, int]:
     """Run ``command`` (failing loudly); its wall time in seconds and its peak RSS in KiB
     (its own, and that of any children it waited for), as the kernel accounted it."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait for it again
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720, help="frame height, a multiple of the spatial compression")
     parser.add_argument("--width", type=int, default=1280, help="frame width, a multiple of the spatial compression")
     parser.add_argument("--chunk-latents", type=int, default=2, help="the recipe's run.chunk_latents")
-    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the recipe")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads of the recipe (run.threads; default: the recipe's)")
     parser.add_argument("--work-dir", type=Path, default=Path("outputs/long_clip"), help="the clip and checkpoint, kept between runs, and the tokens")
     args = parser.parse_args()
 
@@ -63,13 +63,16 @@ def main() -> None:
               f"model.name_or_path={checkpoint}", f"input.paths={videos}", f"output.dir={tokens}",
               f"clips.num_frames={args.frames}", f"frames.height={args.height}", f"frames.width={args.width}",
               "run.batch_size=1", f"run.chunk_latents={args.chunk_latents}", "run.progress=false"]
-    seconds, peak_kib = run(recipe, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)} if args.threads else None)
-    sidecar = json.loads(next(tokens.glob("*.json")).read_text())
+    if args.threads:
+        recipe.append(f"run.threads={args.threads}")
+    seconds, peak_kib = run(recipe)
+    sidecar = json.loads((tokens / "tokens.json").read_text())
+    records = [json.loads(line) for line in (tokens / "tokens.inputs.jsonl").read_text().splitlines()]
     print(json.dumps({
         "model": args.model, "clip": clip, "chunk_latents": args.chunk_latents,
         "recipe_peak_rss_gib": round(peak_kib / 2**20, 3), "recipe_seconds": round(seconds, 1),
-        "documents": sidecar["num_documents"], "skipped": sidecar["skipped"],
-        "token_grid": [document.get("shape") for document in sidecar["documents"]],
+        "documents": sidecar["num_documents"], "skipped": [skip for record in records for skip in record["skipped"]],
+        "token_grid": [document["shape"] for record in records for document in record["documents"]],
     }))
 
 

@@ -74,10 +74,10 @@ def decode_document(documents: IndexedDocuments, document: int, model) -> Docume
 def sampled_fps(documents: IndexedDocuments, document: int) -> float | None:
     """The frame rate of a video document's clip: the job's ``target_fps``, else the source's
     fps over ``frame_stride``; None when neither the job nor a readable source says."""
-    clips = (documents.sidecar.get("recipe") or {}).get("clips") or {}
-    if clips.get("target_fps"):
-        return float(clips["target_fps"])
+    settings = documents.sidecar.get("settings") or {}
+    if settings.get("clips.target_fps"):
+        return float(settings["clips.target_fps"])
     try:
-        return probe_video(documents.source(document)["path"]).fps / clips.get("frame_stride", 1)
+        return probe_video(documents.source(document)["path"]).fps / (settings.get("clips.frame_stride") or 1)
     except (FileNotFoundError, UnreadableMediaError):
         return None

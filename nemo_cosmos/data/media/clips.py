@@ -8,7 +8,7 @@ are checked here, and short videos are skipped with a reason (or, only when
 
 Frames are sampled on one timeline per video: every ``frame_stride``-th frame, or the
 frames nearest to a ``target_fps`` clock. Clips are consecutive, non-overlapping blocks
-of ``num_frames`` samples; with ``max_clips`` the blocks used are spread evenly over the
+of ``num_frames`` samples; with ``max_clips_per_video`` the blocks used are spread evenly over the
 video, first block always included.
 """
 
@@ -16,7 +16,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,22 +38,30 @@ def clip_length_error(num_frames: int, temporal_compression: int) -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class ClipSampling:
-    """How clips are cut from videos.
+@dataclass
+class ClipOptions:
+    """How clips are cut from videos, as a user sets it (the ``clips`` of a tokenization job).
 
-    ``num_frames``: frames per clip, ``1 + k*temporal_compression`` (e.g. 33 or 121 for ct=8).
-    ``frame_stride``: use every n-th frame; or ``target_fps``: resample to this frame rate
-    (never above the source rate). ``max_clips``: clips per video at most (None: all).
-    ``pad_short``: pad a video shorter than one clip by repeating its last frame.
+    ``num_frames``: frames per clip, ``1 + k*ct`` for the model's temporal compression ``ct``
+    (e.g. 17, 33 or 121 for ct = 8), giving ``1 + k`` latent frames. ``frame_stride``: use
+    every n-th frame; or ``target_fps``: resample to this frame rate (never above the
+    source rate; not both). ``max_clips_per_video``: non-overlapping clips per video at most,
+    spread over it (None: all). ``pad_short``: pad a video shorter than one clip by
+    repeating its last frame (logged) instead of skipping it.
     """
 
-    num_frames: int
-    temporal_compression: int
+    num_frames: int = 33
     frame_stride: int = 1
     target_fps: float | None = None
-    max_clips: int | None = 1
+    max_clips_per_video: int | None = 1
     pad_short: bool = False
+
+
+@dataclass
+class ClipSampling(ClipOptions):
+    """:class:`ClipOptions` for a model of ``temporal_compression``, checked against it."""
+
+    temporal_compression: int = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if self.temporal_compression < 1:
@@ -65,8 +73,8 @@ class ClipSampling:
             raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
         if self.target_fps is not None and (self.target_fps <= 0 or self.frame_stride != 1):
             raise ValueError(f"target_fps must be positive and excludes frame_stride, got target_fps={self.target_fps} frame_stride={self.frame_stride}")
-        if self.max_clips is not None and self.max_clips < 1:
-            raise ValueError(f"max_clips must be at least 1 or None (all clips), got {self.max_clips}")
+        if self.max_clips_per_video is not None and self.max_clips_per_video < 1:
+            raise ValueError(f"max_clips_per_video must be at least 1 or None (all clips), got {self.max_clips_per_video}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,7 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
         missing = n - len(samples)
         logger.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
         return [Clip(frames=tuple(samples) + (samples[-1],) * missing, padded=missing)], None
-    used = blocks if sampling.max_clips is None else min(blocks, sampling.max_clips)
+    used = blocks if sampling.max_clips_per_video is None else min(blocks, sampling.max_clips_per_video)
     chosen = [0] if used == 1 else [math.floor(j * (blocks - 1) / (used - 1) + 0.5) for j in range(used)]
     return [Clip(frames=tuple(samples[b * n : (b + 1) * n])) for b in chosen], None
 
