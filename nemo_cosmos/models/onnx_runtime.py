@@ -21,6 +21,10 @@ _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tenso
               "tensor(int32)": np.int32, "tensor(int64)": np.int64}
 
 
+class OnnxRuntimeError(RuntimeError):
+    """ONNX Runtime could not load or run an exported file (e.g. a dtype its provider lacks)."""
+
+
 def _onnxruntime():
     try:
         import onnxruntime
@@ -47,7 +51,10 @@ class OnnxTokenizerHalf:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime's own exception classes derive from Exception only
+            raise OnnxRuntimeError(f"{path}: ONNX Runtime cannot load it: {error}") from error
         metadata = self.session.get_modelmeta().custom_metadata_map
         if METADATA_PREFIX + "config" not in metadata:
             raise ValueError(f"{path}: not an ONNX file exported by nemo-cosmos (no {METADATA_PREFIX}config metadata)")
@@ -68,7 +75,11 @@ class OnnxTokenizerHalf:
         Values are cast to the graph's input type (integer indices are checked for range first)."""
         check_exact_grid_input(x, self.config, self.half)
         array = x.detach().cpu().numpy().astype(self.input_dtype, copy=False)
-        return tuple(torch.from_numpy(out) for out in self.session.run(None, {self._input.name: array}))
+        try:
+            outputs = self.session.run(None, {self._input.name: array})
+        except Exception as error:
+            raise OnnxRuntimeError(f"{self.path}: ONNX Runtime failed on input {tuple(x.shape)}: {error}") from error
+        return tuple(torch.from_numpy(out) for out in outputs)
 
 
 def compare_with_pytorch(model, paths: dict[str, Path], x: Tensor) -> list[dict]:
@@ -104,3 +115,17 @@ def compare_with_pytorch(model, paths: dict[str, Path], x: Tensor) -> list[dict]
             compare("decoder", decoder.output_names[0], ours, decoder(z)[0])
     return rows
 
+
+
+def check_inputs(config: TokenizerConfig, seed: int = 0) -> list[Tensor]:
+    """Two pixel inputs on the grid in ``[-1, 1]``, of sizes that differ from each other and
+    from the export example (so they exercise the dynamic axes): ``1 + ct`` frames of
+    ``4cs x 2cs`` and a batch of two with ``1 + 3ct`` frames of ``2cs x 5cs`` (images: one frame)."""
+    cs, ct = config.spatial_compression, config.temporal_compression
+    generator = torch.Generator().manual_seed(seed)
+    shapes = [(1, 1 + ct, 4 * cs, 2 * cs), (2, 1 + 3 * ct, 2 * cs, 5 * cs)]
+    inputs = []
+    for batch, frames, height, width in shapes:
+        size = (batch, config.in_channels) + ((frames,) if config.is_video else ()) + (height, width)
+        inputs.append(torch.rand(size, generator=generator) * 2 - 1)
+    return inputs
