@@ -165,3 +165,14 @@ def test_cli_exports_and_checks_in_onnx_runtime(tmp_path, capsys):
 
     assert main(["export", str(tmp_path / "missing"), str(tmp_path / "onnx2")]) == 1
     assert "missing" in capsys.readouterr().err
+
+
+def test_runner_refuses_files_it_cannot_check(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such ONNX file"):
+        OnnxTokenizerHalf(tmp_path / "missing.onnx")
+    value = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "plain", [value],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), tmp_path / "plain.onnx")
+    with pytest.raises(ValueError, match="not an ONNX file exported by nemo-cosmos"):
+        OnnxTokenizerHalf(tmp_path / "plain.onnx")
