@@ -400,7 +400,9 @@ def _add_export_command(commands) -> None:
     )
     export.add_argument("model", metavar="MODEL", help="official model name or local directory (as --model elsewhere)")
     export.add_argument("output_dir", type=Path, metavar="OUT_DIR", help="directory for encoder-<name>.onnx and decoder-<name>.onnx")
-    export.add_argument("--dtype", help="float32 (default), float16 or bfloat16: the exported graphs' dtype")
+    export.add_argument(
+        "--dtype", default="float32", help="the model's dtype while tracing; export supports float32 only for now (the default)"
+    )
     export.add_argument("--device", default="cpu", help="torch device the model is traced on (default: cpu)")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
     export.add_argument(
@@ -420,7 +422,7 @@ def export_model(args: argparse.Namespace) -> int:
     from nemo_cosmos.models import CausalVideoTokenizer
     from nemo_cosmos.models.onnx_runtime import OnnxRuntimeError, check_inputs, compare_with_pytorch
 
-    model = CausalVideoTokenizer.from_pretrained(args.model, dtype=args.dtype or "float32", device=args.device)
+    model = CausalVideoTokenizer.from_pretrained(args.model, dtype=args.dtype, device=args.device)
     model.set_export_config({"indices_dtype": args.indices_dtype})
     name = model.network_config.short_name
     args.output_dir.mkdir(parents=True, exist_ok=True)

@@ -90,7 +90,10 @@ def main() -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "load_start": os.getloadavg()}
-    rows = [benchmark(name, *args.input, args.threads, args.repeats, args.output_dir) for name in args.tokenizers]
+    rows = []
+    for name in args.tokenizers:
+        rows.append(benchmark(name, *args.input, args.threads, args.repeats, args.output_dir))
+        print(json.dumps(rows[-1]), flush=True)  # each tokenizer as it finishes (a loaded machine is slow)
     machine["load_end"] = os.getloadavg()
     report = {"machine": machine, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "rows": rows}
     (args.output_dir / "onnx_benchmark.json").write_text(json.dumps(report, indent=2))

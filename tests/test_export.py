@@ -112,12 +112,15 @@ def test_decoder_file_rejects_indices_out_of_range_and_float_input(exported):
         decoder(torch.zeros(1, 2, 2, 2))
 
 
-def test_export_rejects_an_example_off_the_grid_and_other_formats(tmp_path):
+def test_export_rejects_an_example_off_the_grid_other_formats_and_half_precision(tmp_path):
     model = _model("DV")
     with pytest.raises(ValueError, match="1 \\+ k\\*4 frames"):
         model.export(str(tmp_path / "dv.onnx"), input_example=(torch.zeros(1, 3, 6, 16, 16),))
     with pytest.raises(ValueError, match="ONNX only"):
         model.export(str(tmp_path / "dv.ts"))
+    model.to(dtype=torch.float16)
+    with pytest.raises(ValueError, match="float32 only"):
+        model.export(str(tmp_path / "dv.onnx"))
     assert not list(tmp_path.iterdir())
 
 

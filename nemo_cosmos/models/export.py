@@ -7,7 +7,8 @@ half the model holds. Each half is an ``Exportable`` module around the native ne
 traces it with PyTorch's TorchScript-based ONNX exporter (its default path; opset 17 unless
 ``onnx_opset_version`` says otherwise).
 
-The graphs are one pass over an input already on the compression grid, with batch, frames,
+The graphs are float32 (see :meth:`_HalfForExport._export` for why), one pass over an input
+already on the compression grid, with batch, frames,
 height and width dynamic (named ``batch``, ``frames``/``height``/``width`` on the pixel
 side, ``latent_frames``/``latent_height``/``latent_width`` on the latent side):
 
@@ -92,6 +93,12 @@ class _HalfForExport(nn.Module, Exportable):
         the file. NeMo leaves the network in eval mode with gradients off; both are restored."""
         if get_export_format(output) != ExportFormat.ONNX:
             raise ValueError(f"the tokenizer exports to ONNX only (a .onnx file name), got {output}")
+        if self._dtype() != torch.float32:
+            raise ValueError(
+                f"ONNX export runs in float32 only, this model is {self._dtype()}: PyTorch's TorchScript-based exporter "
+                "turns the weights after a half-precision attention block into float32 and writes a graph that ONNX Runtime "
+                "refuses. Export in float32 and lower the precision in the runtime (e.g. TensorRT's --fp16)"
+            )
         training = self.network.training
         grads = [p.requires_grad for p in self.network.parameters()]
         try:

@@ -38,10 +38,8 @@ def haar_analysis_matrix(dims: int, patch_size: int) -> Tensor:
     return full.transpose(1, 2) if dims == 2 else full  # images: band axes were (w, h)
 
 
-def _matrix(dims: int, patch_size: int, like: Tensor, scale: int = 1) -> Tensor:
-    """The analysis matrix times ``scale`` (a power of two: exact) in ``like``'s dtype. Scaled
-    before the cast: the ONNX export of a float16 constant times a Python number is float32."""
-    return (haar_analysis_matrix(dims, patch_size) * scale).to(device=like.device, dtype=like.dtype)
+def _matrix(dims: int, patch_size: int, like: Tensor) -> Tensor:
+    return haar_analysis_matrix(dims, patch_size).to(device=like.device, dtype=like.dtype)
 
 
 def haar_patch_2d(x: Tensor, patch_size: int) -> Tensor:
@@ -58,7 +56,7 @@ def haar_unpatch_2d(y: Tensor, patch_size: int) -> Tensor:
     b, _, h, w = y.shape
     p = patch_size
     bands = y.reshape(b, p * p, -1, h, w)
-    x = torch.einsum("bkchw,kyz->bchywz", bands, _matrix(2, p, y, scale=p * p))
+    x = torch.einsum("bkchw,kyz->bchywz", bands, _matrix(2, p, y) * (p * p))
     return x.reshape(b, -1, h * p, w * p)
 
 
@@ -76,7 +74,7 @@ def haar_unpatch_3d(y: Tensor, patch_size: int) -> Tensor:
     b, _, t, h, w = y.shape
     p = patch_size
     bands = y.reshape(b, p**3, -1, t, h, w)
-    x = torch.einsum("bkcthw,kxyz->bctxhywz", bands, _matrix(3, p, y, scale=p**3))
+    x = torch.einsum("bkcthw,kxyz->bctxhywz", bands, _matrix(3, p, y) * p**3)
     return x.reshape(b, -1, t * p, h * p, w * p)
 
 
