@@ -31,6 +31,7 @@ EXAMPLES = """examples:
   nemo-cosmos decode tokens/clip.safetensors --output clip_decoded.mp4
   nemo-cosmos reconstruct clip.mp4 --model ./my-tokenizer-dir --device cuda
   nemo-cosmos show outputs/demo_tokens/tokens --document 0 -o document0.mp4
+  nemo-cosmos export Cosmos-Tokenizer-DV8x16x16 onnx/
 """
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.set_defaults(run=reconstruct_files)
     _add_show_command(commands)
     add_verify_command(commands)
+    _add_export_command(commands)
     return parser
 
 
@@ -527,6 +529,64 @@ def _wrote(source: Path | str, target: Path) -> None:
     from tqdm import tqdm
 
     tqdm.write(f"{source} -> {target}")
+
+
+# ----------------------------------------------------------------- export
+
+
+def _add_export_command(commands) -> None:
+    export = commands.add_parser(
+        "export", help="export the encoder and decoder to ONNX and check them in ONNX Runtime", description=export_model.__doc__
+    )
+    export.add_argument("model", metavar="MODEL", help="official model name or local directory (as --model elsewhere)")
+    export.add_argument("output_dir", type=Path, metavar="OUT_DIR", help="directory for encoder-<name>.onnx and decoder-<name>.onnx")
+    export.add_argument(
+        "--dtype", default="float32", choices=["float32"], help="the model's dtype while tracing; export supports float32 only for now (the default)"
+    )
+    export.add_argument("--device", default="cpu", help="torch device the model is traced on (default: cpu)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
+    export.add_argument(
+        "--indices-dtype", choices=["int32", "int64"], default="int32", help="integer type of a discrete decoder's input (default: int32)"
+    )
+    export.add_argument("--no-check", action="store_true", help="skip running the files in ONNX Runtime")
+    export.set_defaults(run=export_model)
+
+
+def export_model(args: argparse.Namespace) -> int:
+    """Export a tokenizer's encoder and decoder to ONNX files (batch, frames, height and width
+    dynamic; inputs on the compression grid, see nemo_cosmos/models/export.py), then run
+    both in ONNX Runtime (CPU) on two sample inputs of different sizes and print the largest
+    differences from PyTorch."""
+    import time
+
+    from nemo_cosmos.models import CausalVideoTokenizer
+    from nemo_cosmos.models.onnx_runtime import OnnxRuntimeError, check_inputs, compare_with_pytorch
+
+    model = CausalVideoTokenizer.from_pretrained(args.model, dtype=args.dtype, device=args.device)
+    model.set_export_config({"indices_dtype": args.indices_dtype})
+    name = model.network_config.short_name
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    written, _ = model.export(str(args.output_dir / f"{name}.onnx"), onnx_opset_version=args.opset)
+    print(f"exported {name} ({str(model.dtype).removeprefix('torch.')}, opset {args.opset}) in {time.perf_counter() - start:.1f} s:")
+    for path in written:
+        print(f"  {path}")
+    if args.no_check:
+        return 0
+    paths = {Path(path).name.split("-", 1)[0]: Path(path) for path in written}
+    for sample in check_inputs(model.network_config):
+        try:
+            rows = compare_with_pytorch(model, paths, sample)
+        except OnnxRuntimeError as error:
+            raise CommandError(f"the files are written, but the check failed (--no-check skips it): {error}") from error
+        for row in rows:
+            shape = "x".join(map(str, row["shape"]))
+            if "max_abs_diff" in row:
+                result = f"max |PyTorch - ONNX Runtime| = {row['max_abs_diff']:.3g}"
+            else:
+                result = f"{row['indices_differing']} indices differ"
+            print(f"check {tuple(sample.shape)}: {row['half']} {row['output']} [{shape}]: {result}")
+    return 0
 
 
 def _suffix_for(media: str) -> str:

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from nemo_cosmos.models.alignment import crop_center, pad_pixels
 from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
+from nemo_cosmos.models.export import TokenizerExportMixin
 from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels
 from nemo_cosmos.models.tiling import run_tiled
 from nemo_cosmos.models.training import TokenizerTrainingMixin
@@ -68,7 +69,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return _DTYPES[name]
 
 
-class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
+class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT):
     """A Cosmos image or video tokenizer (CI, DI, CV, DV) as a NeMo ``ModelPT``.
 
     Usually made by :meth:`from_pretrained`; ``CausalVideoTokenizer(cfg)`` builds one from a
@@ -76,7 +77,8 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
     Pixels are float tensors in ``[-1, 1]``: video ``[B, 3, T, H, W]``, images
     ``[B, 3, H, W]`` or ``[B, 3, 1, H, W]``, any size (aligned by padding, see
     ``models/alignment.py``). The inference methods run without gradients; training
-    (``train_ds``, ``optim``, ``loss`` in the config) is :class:`TokenizerTrainingMixin`'s.
+    (``train_ds``, ``optim``, ``loss`` in the config) is :class:`TokenizerTrainingMixin`'s;
+    ONNX export (``model.export("dv8.onnx")``, NeMo's ``Exportable``) :class:`TokenizerExportMixin`'s.
     """
 
     def __init__(self, cfg: DictConfig, trainer=None):
