@@ -188,6 +188,24 @@ def test_a_video_that_ends_early_is_skipped_and_its_batch_mate_is_kept(models, m
     assert "video ended" in skipped[0]["reason"] and "an earlier clip of this video failed" in skipped[1]["reason"]
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_bfloat16_tokens_equal_the_models(models, media, tmp_path, device):
+    """In bfloat16 (the default on CUDA) the job maps its uint8 frames with one rounding, as
+    the model's own path does, and streams the same chunks: the same tokens, not merely close
+    (one clip per batch, as the model's encode here, so that CUDA picks the same kernels)."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("b0.mp4", "c0.mp4"):
+        (folder / name).write_bytes((media / name).read_bytes())
+    run_tokenize_job(_config(models["DV"], str(folder), tmp_path / "out", *AR, "run.batch_size=1", "model.dtype=bfloat16", f"model.device={device}"))
+    documents = IndexedDocuments(tmp_path / "out" / "tokens")
+    assert len(documents) == 3
+    model = CausalVideoTokenizer.from_pretrained(models["DV"], load_decoder=False, device=device, dtype="bfloat16")
+    for doc in range(len(documents)):
+        expected = _direct_encode(model, documents.source(doc)).long().cpu()
+        assert torch.equal(documents.token_grid(doc), expected)
+
+
 def test_two_ranks_with_torchrun_write_the_bytes_of_one(ar_run, models, media, tmp_path):
     reference, _ = ar_run
     output = tmp_path / "two"

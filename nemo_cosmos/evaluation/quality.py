@@ -60,24 +60,26 @@ class FeatureMetrics:
     fid: dict = field(default_factory=dict)  # {path, pixels, kwargs}
     fvd: dict = field(default_factory=dict)
 
-    def build(self) -> tuple[PairDistance | None, FrechetDistance | None, FrechetDistance | None]:
-        lpips = PairDistance(self.lpips) if self.lpips else None
-        fid = self._frechet("rFID", self.fid, clips=False)
-        fvd = self._frechet("rFVD", self.fvd, clips=True)
+    def build(self, device: str | torch.device = "cpu") -> tuple[PairDistance | None, FrechetDistance | None, FrechetDistance | None]:
+        """The configured metrics, their extractors on ``device``."""
+        lpips = PairDistance(self.lpips, device=device) if self.lpips else None
+        fid = self._frechet("rFID", self.fid, clips=False, device=device)
+        fvd = self._frechet("rFVD", self.fvd, clips=True, device=device)
         return lpips, fid, fvd
 
     @staticmethod
-    def _frechet(name: str, spec: dict, clips: bool) -> FrechetDistance | None:
+    def _frechet(name: str, spec: dict, clips: bool, device: str | torch.device) -> FrechetDistance | None:
         if not spec or not spec.get("path"):
             return None
-        return FrechetDistance(spec["path"], name, clips, spec.get("pixels", "uint8"), spec.get("kwargs"))
+        return FrechetDistance(spec["path"], name, clips, spec.get("pixels", "uint8"), spec.get("kwargs"), device=device)
 
 
 def evaluate_tokenizer(
     tokenizer, name: str, files: list[Path], features: FeatureMetrics | None = None, max_frames: int | None = None
 ) -> tuple[list[dict], dict]:
-    """Per-file rows and the folder summary of one tokenizer (anything with ``config`` and ``autoencode``)."""
-    lpips, fid, fvd = (features or FeatureMetrics()).build()
+    """Per-file rows and the folder summary of one tokenizer (a ``CausalVideoTokenizer``); the
+    learned metrics' extractors run on the tokenizer's device."""
+    lpips, fid, fvd = (features or FeatureMetrics()).build(tokenizer.device)
     rows = []
     for path in tqdm(files, desc=f"evaluating {name}", unit="file"):
         frames = read_frames(path, max_frames)

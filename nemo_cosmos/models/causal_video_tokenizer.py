@@ -384,7 +384,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
 
     def _backend(self) -> NativeBackend | TorchScriptBackend:
         if self.network is None:
-            return TorchScriptBackend(self._scripted)
+            return TorchScriptBackend(self._scripted, self.dtype)
         return NativeBackend(self.network, self._chunk_latents)
 
     def _halves(self) -> str:
