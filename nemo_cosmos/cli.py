@@ -1,11 +1,12 @@
-"""The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files
-(``nemo-cosmos --help`` shows examples).
+"""The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files, and
+verify tokenized datasets (``nemo-cosmos --help`` shows examples).
 
 Images are read with Pillow, videos with PyAV at their own frame rate; reconstructions
 are written as png (images) or mp4 (video, at the original fps). ``encode`` writes one
 ``.safetensors`` per input (see ``nemo_cosmos.data.token_file`` for its layout and
 metadata); ``decode`` turns it back into pixels of the original size; ``reconstruct``
-does both and prints the PSNR of each file (uint8, MSE over the whole video).
+does both and prints the PSNR of each file (uint8, MSE over the whole video); ``show``
+decodes one document of a tokenized dataset (see ``nemo_cosmos.tokenization.preview``).
 
 The command only parses, reads and writes files and calls ``CausalVideoTokenizer``: padding
 to the compression grid, streaming and tiling are the model's. NeMo is imported inside
@@ -16,6 +17,7 @@ corrupt or unsuitable one is reported and the other files are still processed.
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,9 +30,13 @@ EXAMPLES = """examples:
   nemo-cosmos encode clip.mp4 photo.png --model Cosmos-Tokenizer-DV8x8x8 --output-dir tokens/
   nemo-cosmos decode tokens/clip.safetensors --output clip_decoded.mp4
   nemo-cosmos reconstruct clip.mp4 --model ./my-tokenizer-dir --device cuda
+  nemo-cosmos show outputs/demo_tokens/tokens --document 0 -o document0.mp4
+  nemo-cosmos export Cosmos-Tokenizer-DV8x16x16 onnx/
 """
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+DTYPES = ("float32", "bfloat16", "float16")
+SHOW_FALLBACK_FPS = 24.0
 
 
 class CommandError(Exception):
@@ -48,16 +54,39 @@ def _chunk_latents(text: str) -> int | None:
     return int(text)
 
 
+def _device(text: str) -> str:
+    """A torch device name; CUDA only where it exists, so the error says what to pass instead."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (e.g. cpu, cuda, cuda:1)") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: CUDA is not available on this machine; use --device cpu")
+    return text
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nemo-cosmos")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model",
         required=required,
-        help="official model name (e.g. Cosmos-Tokenizer-DV8x8x8) or a local directory with encoder.jit/decoder.jit "
-        "or config.json + model.safetensors" + ("" if required else "; default: the model recorded in the token file"),
+        help="official model name (e.g. Cosmos-Tokenizer-DV8x8x8), the bundled nemo-cosmos-tiny-DV4x8x8, or a local "
+        "directory with encoder.jit/decoder.jit or config.json + model.safetensors"
+        + ("" if required else "; default: the model recorded in the token file or dataset"),
     )
-    group.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
-    group.add_argument("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 on cuda, float32 on cpu)")
+    group.add_argument("--device", type=_device, help="torch device (default: cuda when available, else cpu)")
+    group.add_argument("--dtype", choices=DTYPES, help="default: bfloat16 on cuda, float32 on cpu")
     group.add_argument(
         "--torchscript", action="store_true", help="run the official TorchScript files as they are instead of the native network"
     )
@@ -88,6 +117,22 @@ def _add_io_options(parser: argparse.ArgumentParser, inputs_help: str) -> None:
     where.add_argument("--output-dir", type=Path, help="directory for the outputs (default: beside each input)")
 
 
+def _add_show_command(commands) -> None:
+    show = commands.add_parser("show", help="one document of a tokenized dataset -> mp4/png", description=show_document.__doc__)
+    show.add_argument("dataset", metavar="OUTPUT_PREFIX", help="the dataset's prefix (outputs/demo_tokens/tokens for tokens.bin/.idx/.json) or one of its files")
+    show.add_argument("--document", type=int, required=True, metavar="N", help="which document, counted from 0")
+    show.add_argument("-o", "--output", type=Path, help="output file (default: <prefix name>.document<N>.mp4, or .png for an image, here)")
+    show.add_argument(
+        "--fps",
+        type=float,
+        help=f"frame rate of the mp4 (default: the clip's: the job's target_fps, or the source's fps over frame_stride; {SHOW_FALLBACK_FPS:g} "
+        "when the source cannot be read)",
+    )
+    _add_model_options(show, required=False)
+    _add_video_writer_options(show)
+    show.set_defaults(run=show_document)
+
+
 def _add_video_writer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crf",
@@ -97,13 +142,14 @@ def _add_video_writer_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``nemo-cosmos`` and its three subcommands."""
+    """The argument parser of ``nemo-cosmos`` and its subcommands."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Encode, decode and reconstruct images and videos with NVIDIA Cosmos tokenizers.",
+        description="Encode, decode and reconstruct images and videos with NVIDIA Cosmos tokenizers; show documents of tokenized datasets.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     encode = commands.add_parser("encode", help="images/videos -> tokens or latents (.safetensors)", description=encode_files.__doc__)
@@ -130,7 +176,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_video_writer_options(reconstruct)
     reconstruct.set_defaults(run=reconstruct_files)
+    _add_show_command(commands)
+    add_verify_command(commands)
+    _add_export_command(commands)
     return parser
+
+
+def add_verify_command(commands) -> None:
+    """``nemo-cosmos verify OUTPUT_PREFIX [--reencode K]``: check a tokenized dataset."""
+    verify = commands.add_parser("verify", help="check a tokenized dataset: checksums, counts, id ranges, re-encoding", description=verify_command.__doc__)
+    verify.add_argument("prefix", metavar="OUTPUT_PREFIX", help="the dataset prefix, e.g. /data/tokens/tokens (without .bin/.idx)")
+    verify.add_argument("--reencode", type=int, default=0, metavar="K", help="also encode K random documents again from their sources and compare")
+    verify.add_argument("--seed", type=int, default=0, help="which documents --reencode draws")
+    verify.add_argument("--device", default="cpu", help="where --reencode runs the model (default: cpu)")
+    verify.add_argument("--model", help="the model for --reencode, when the recorded one is not reachable from here")
+    verify.set_defaults(run=verify_command)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Check checksums, counts against the index, id ranges (tokens) or finite values (latents)
+    and, with --reencode K, K documents re-encoded from their sources; prints each problem on
+    one line and exits 1 when there is any."""
+    from nemo_cosmos.tokenization.verify import verify_dataset
+
+    report = verify_dataset(args.prefix, reencode=args.reencode, seed=args.seed, device=args.device, model=args.model)
+    for problem in report.problems:
+        print(f"{PROG} verify: {problem}", file=sys.stderr)
+    verdict = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+    print(f"{args.prefix}: {report.documents} documents, {report.reencoded} re-encoded: {verdict}")
+    return len(report.problems)
 
 
 # ----------------------------------------------------------------- files
@@ -242,6 +316,15 @@ def load_model(args: argparse.Namespace, name: str, encoder: bool, decoder: bool
     )
 
 
+def model_reference(name: str) -> str:
+    """What a token file records as its model: a local directory as an absolute path (so
+    ``decode`` finds it from any working directory), a model name as given."""
+    from nemo_cosmos.pretrained import BUNDLED_MODELS
+
+    path = Path(name).expanduser()
+    return name if name in BUNDLED_MODELS or not path.is_dir() else os.path.abspath(path)
+
+
 def model_input(media: Media, path: Path, model):
     """``[1, 3, T, H, W]`` for video models (an image is one frame), ``[1, 3, H, W]`` for image models."""
     from nemo_cosmos.data.media import frames_to_tensor
@@ -312,7 +395,7 @@ def encode_files(args: argparse.Namespace) -> int:
         record = TokenFile(
             tensor_name="indices" if config.is_discrete else "latent",
             tensor=encoded[0],
-            model=str(args.model),
+            model=model_reference(args.model),
             config=config.to_dict(),
             media="video" if media.is_video else "image",
             source=str(source),
@@ -325,6 +408,7 @@ def encode_files(args: argparse.Namespace) -> int:
             inference=inference_options(args),
         )
         save_token_file(target, record)
+        _wrote(source, target)
 
     return _for_each(args.inputs, outputs, "encode", encode)
 
@@ -345,7 +429,7 @@ def decode_files(args: argparse.Namespace) -> int:
             target = target.with_name(f"{target.name}.{_suffix_for(record.media)}")
         model_name = args.model or record.model
         if model_name not in models:
-            models[model_name] = load_model(args, model_name, encoder=False, decoder=True)
+            models[model_name] = _load_recorded_model(args, model_name, source)
         model = models[model_name]
         stored_form = json.loads(json.dumps(model.network_config.to_dict()))  # as the file has it: tuples become lists
         if stored_form != record.config:
@@ -355,8 +439,46 @@ def decode_files(args: argparse.Namespace) -> int:
             )
         pixels = model.decode(record.tensor, crop_to=record.original_size)
         write_media(target, model_output_frames(pixels, model), record.media == "video", record.fps, args.crf)
+        _wrote(source, target)
 
     return _for_each(args.inputs, outputs, "decode", decode)
+
+
+def show_document(args: argparse.Namespace) -> int:
+    """Decode one document of a dataset written by recipes/tokenize_dataset.py (tokens or
+    latents) to mp4 (a video clip) or png (an image), with the model its sidecar records.
+    The frames are those the encoder saw: resized and cropped as the job did."""
+    from nemo_cosmos.data.indexed.reader import IndexedDocuments
+    from nemo_cosmos.data.media import media_kind, write_image, write_video
+    from nemo_cosmos.tokenization.preview import check_document, check_network, dataset_prefix, decode_document, recorded_model, sampled_fps
+
+    documents = IndexedDocuments(dataset_prefix(args.dataset))
+    check_document(documents, args.document)
+    model_name = args.model or recorded_model(documents)
+    model = _load_recorded_model(args, model_name, f"{documents.prefix}.json")
+    check_network(documents, model, model_name)
+    decoded = decode_document(documents, args.document, model)
+    kind, suffix = ("video", "mp4") if decoded.is_video else ("image", "png")
+    output = args.output or Path(f"{Path(documents.prefix).name}.document{args.document}.{suffix}")
+    if media_kind(output) != kind:
+        raise CommandError(f"{output}: document {args.document} of {documents.prefix} is {'a video clip' if decoded.is_video else 'an image'}; write it to a .{suffix} file")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    t, h, w = decoded.frames.shape[:3]
+    source = decoded.source
+    what = f"{source['path']}" + (f" frames {source['start_frame']}..{source['end_frame']}" if "start_frame" in source else "")
+    if decoded.is_video:
+        fps = args.fps or sampled_fps(documents, args.document)
+        if fps is None:
+            fps = SHOW_FALLBACK_FPS
+            print(f"{source['path']}: cannot read the source's frame rate; writing at {fps:g} fps (--fps sets it)", file=sys.stderr)
+        write_video(output, decoded.frames, fps, crf=args.crf)
+        what += f"; {t} frames, {w}x{h}, {fps:g} fps"
+    else:
+        write_image(output, decoded.frames[0])
+        what += f"; {w}x{h}"
+    caption = f"; caption: {source['caption']!r}" if source.get("caption") else ""
+    print(f"{documents.prefix} document {args.document} ({what}{caption}) -> {output}")
+    return 0
 
 
 def reconstruct_files(args: argparse.Namespace) -> int:
@@ -387,6 +509,84 @@ def reconstruct_files(args: argparse.Namespace) -> int:
     if len(scores) > 1:
         print(f"mean PSNR over {len(scores)} files: {np.mean(scores):.2f} dB")
     return failures
+
+
+def _load_recorded_model(args: argparse.Namespace, name: str, recorded_in: Path | str):
+    """The decoder of ``--model`` or of the model a file records; when the recorded one
+    cannot be loaded (moved, deleted, another machine), say that ``--model`` overrides it."""
+    try:
+        return load_model(args, name, encoder=False, decoder=True)
+    except (FileNotFoundError, ValueError) as error:
+        if args.model is not None:
+            raise
+        raise CommandError(
+            f"{recorded_in}: cannot load the model it records, {name} ({_one_line(error)}); pass the model with --model"
+        ) from error
+
+
+def _wrote(source: Path | str, target: Path) -> None:
+    """Say where an output went (stdout, between progress bars)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"{source} -> {target}")
+
+
+# ----------------------------------------------------------------- export
+
+
+def _add_export_command(commands) -> None:
+    export = commands.add_parser(
+        "export", help="export the encoder and decoder to ONNX and check them in ONNX Runtime", description=export_model.__doc__
+    )
+    export.add_argument("model", metavar="MODEL", help="official model name or local directory (as --model elsewhere)")
+    export.add_argument("output_dir", type=Path, metavar="OUT_DIR", help="directory for encoder-<name>.onnx and decoder-<name>.onnx")
+    export.add_argument(
+        "--dtype", default="float32", choices=["float32"], help="the model's dtype while tracing; export supports float32 only for now (the default)"
+    )
+    export.add_argument("--device", default="cpu", help="torch device the model is traced on (default: cpu)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
+    export.add_argument(
+        "--indices-dtype", choices=["int32", "int64"], default="int32", help="integer type of a discrete decoder's input (default: int32)"
+    )
+    export.add_argument("--no-check", action="store_true", help="skip running the files in ONNX Runtime")
+    export.set_defaults(run=export_model)
+
+
+def export_model(args: argparse.Namespace) -> int:
+    """Export a tokenizer's encoder and decoder to ONNX files (batch, frames, height and width
+    dynamic; inputs on the compression grid, see nemo_cosmos/models/export.py), then run
+    both in ONNX Runtime (CPU) on two sample inputs of different sizes and print the largest
+    differences from PyTorch."""
+    import time
+
+    from nemo_cosmos.models import CausalVideoTokenizer
+    from nemo_cosmos.models.onnx_runtime import OnnxRuntimeError, check_inputs, compare_with_pytorch
+
+    model = CausalVideoTokenizer.from_pretrained(args.model, dtype=args.dtype, device=args.device)
+    model.set_export_config({"indices_dtype": args.indices_dtype})
+    name = model.network_config.short_name
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    written, _ = model.export(str(args.output_dir / f"{name}.onnx"), onnx_opset_version=args.opset)
+    print(f"exported {name} ({str(model.dtype).removeprefix('torch.')}, opset {args.opset}) in {time.perf_counter() - start:.1f} s:")
+    for path in written:
+        print(f"  {path}")
+    if args.no_check:
+        return 0
+    paths = {Path(path).name.split("-", 1)[0]: Path(path) for path in written}
+    for sample in check_inputs(model.network_config):
+        try:
+            rows = compare_with_pytorch(model, paths, sample)
+        except OnnxRuntimeError as error:
+            raise CommandError(f"the files are written, but the check failed (--no-check skips it): {error}") from error
+        for row in rows:
+            shape = "x".join(map(str, row["shape"]))
+            if "max_abs_diff" in row:
+                result = f"max |PyTorch - ONNX Runtime| = {row['max_abs_diff']:.3g}"
+            else:
+                result = f"{row['indices_differing']} indices differ"
+            print(f"check {tuple(sample.shape)}: {row['half']} {row['output']} [{shape}]: {result}")
+    return 0
 
 
 def _suffix_for(media: str) -> str:

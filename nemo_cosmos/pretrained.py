@@ -5,6 +5,7 @@ hub cache is here too (see :func:`resolve_checkpoint_files`), and so is our own 
 format (``config.json`` + ``model.safetensors``); the networks know nothing of files.
 """
 
+import difflib
 import json
 import math
 import zipfile
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from nemo_cosmos.networks.config import TokenizerConfig
 from nemo_cosmos.networks.tokenizer import CosmosTokenizer
+from nemo_cosmos.safetensors_files import save_safetensors
 
 HUB_ORGANIZATION = "nvidia"
 
@@ -48,9 +50,19 @@ def canonical_name(name: str) -> str:
     """``nvidia/Cosmos-Tokenizer-DV8x8x8`` -> ``Cosmos-Tokenizer-DV8x8x8``; unknown names raise."""
     bare = name.removeprefix(f"{HUB_ORGANIZATION}/")
     if bare not in PRESETS:
-        known = ", ".join(PRESETS)
-        raise ValueError(f"unknown tokenizer {name!r}; known models (also as {HUB_ORGANIZATION}/<name>): {known}")
+        raise ValueError(unknown_model_message(name, with_bundled=False))
     return bare
+
+
+def unknown_model_message(name: str, with_bundled: bool = True) -> str:
+    """Why ``name`` names no model: the closest known name, the bundled models (when they
+    count, i.e. for loading, not for building a preset) and the official ones."""
+    candidates = [*PRESETS, *(BUNDLED_MODELS if with_bundled else ())]
+    close = difflib.get_close_matches(name.removeprefix(f"{HUB_ORGANIZATION}/"), candidates, n=1)
+    message = f"unknown tokenizer {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if with_bundled:
+        message += f"; bundled with nemo-cosmos (no download): {', '.join(BUNDLED_MODELS)}"
+    return message + f"; official models (also as {HUB_ORGANIZATION}/<name>): {', '.join(PRESETS)}"
 
 
 def preset_config(name: str) -> TokenizerConfig:
@@ -123,14 +135,17 @@ def torchscript_buffers(network: CosmosTokenizer) -> dict[str, Tensor]:
     return buffers
 
 
-def load_weights(network: CosmosTokenizer, state_dict: dict[str, Tensor], source: str = "state_dict") -> None:
-    """Load ``state_dict`` into ``network``, strictly.
+def load_weights(
+    network: CosmosTokenizer, state_dict: dict[str, Tensor], source: str = "state_dict", strict: bool = True
+) -> list[str]:
+    """Load ``state_dict`` into ``network``, strictly unless ``strict=False``.
 
     Accepted: every parameter of the network (all required, shapes checked), the
     resampling convs the reference builds but never calls (ignored, shapes checked), and
     the TorchScript-only buffers (ignored, values checked). Anything else raises
     :class:`CheckpointMismatchError` naming the missing, unexpected, misshaped and
-    wrong-valued keys.
+    wrong-valued keys. ``strict=False`` (as in ``torch``'s ``load_state_dict``) loads
+    the keys that fit and returns the other problems instead; a wrong shape still raises.
     """
     expected = {k: v.shape for k, v in network.state_dict().items()}
     tolerated = network.unused_reference_weights()
@@ -150,12 +165,13 @@ def load_weights(network: CosmosTokenizer, state_dict: dict[str, Tensor], source
         _describe("TorchScript buffers with unexpected values", wrong_values),
     ]
     problems = [p for p in problems if p]
-    if problems:
+    if problems and (strict or misshaped):
         halves = "+".join(h for h, on in (("encoder", network.has_encoder), ("decoder", network.has_decoder)) if on)
         raise CheckpointMismatchError(
             f"{source} does not fit Cosmos {network.config.short_name} ({halves}): " + "; ".join(problems)
         )
-    network.load_state_dict({k: state_dict[k] for k in expected}, strict=True)
+    network.load_state_dict({k: state_dict[k] for k in expected if k in state_dict}, strict=strict)
+    return problems
 
 
 def _describe(what: str, keys: list[str], shown: int = 5) -> str:
@@ -264,10 +280,9 @@ def resolve_checkpoint_files(
             f"{path} is a file; pass the directory that holds the checkpoint files "
             f"({', '.join(TORCHSCRIPT_FILES.values())}, or {CONFIG_FILE} + {WEIGHTS_FILE}){nemo}"
         )
-    try:
-        name = canonical_name(str(name_or_path))
-    except ValueError as error:
-        raise CheckpointNotFoundError(f"{str(name_or_path)!r} is not an existing directory, and {error}") from error
+    if str(name_or_path).removeprefix(f"{HUB_ORGANIZATION}/") not in PRESETS:
+        raise CheckpointNotFoundError(f"{str(name_or_path)!r} is not an existing directory, and {unknown_model_message(str(name_or_path))}")
+    name = canonical_name(str(name_or_path))
     repo_id = hub_repo_id(name)
     files = {part: _hub_file(repo_id, TORCHSCRIPT_FILES[part], revision, cache_dir, token) for part in parts}
     return CheckpointFiles(preset_config(name), f"{repo_id} (Hugging Face Hub)", torchscript=files)
@@ -363,12 +378,10 @@ def half_state_dict(state_dict: dict[str, Tensor], encoder: bool, decoder: bool)
 def save_native(network: CosmosTokenizer, directory: str | Path, dtype: torch.dtype = torch.float32) -> Path:
     """Write ``network`` in our own format: ``config.json`` (the network config) and
     ``model.safetensors`` (its state_dict, in ``dtype``). Returns the directory."""
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(network.config.to_dict(), indent=2) + "\n")
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in network.state_dict().items()}
     halves = "+".join(h for h, on in (("encoder", network.has_encoder), ("decoder", network.has_decoder)) if on)
-    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "nemo-cosmos", "halves": halves})
+    save_safetensors(tensors, directory / WEIGHTS_FILE, metadata={"format": "nemo-cosmos", "halves": halves})
     return directory

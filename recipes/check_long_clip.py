@@ -7,13 +7,13 @@ recipe's peak memory (RSS) and wall time: the check that exact streaming lets 12
 Each step runs in its own process (a child's peak RSS starts at its parent's, so this
 process stays small): a synthetic clip, a checkpoint of ``--model`` with the
 deterministic formula weights (time and memory do not depend on their values), then
-``recipes/tokenize_dataset.py`` on that clip, whose peak RSS is read from the kernel's
-accounting of finished children. Prints one JSON line.
+``recipes/tokenize_dataset.py`` on that clip, whose own peak RSS the kernel reports when
+it ends (``wait4``), apart from the earlier steps'. Prints one JSON line.
 """
 
 import argparse
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
@@ -23,26 +23,34 @@ from pathlib import Path
 RECIPES = Path(__file__).resolve().parent
 
 
-def run(command: list[str]) -> float:
-    """Run ``command`` (failing loudly); its wall time in seconds."""
+def run(command: list[str]) -> tuple[float, int]:
+    """Run ``command`` (failing loudly); its wall time in seconds and its peak RSS in KiB
+    (its own, and that of any children it waited for), as the kernel accounted it."""
     start = time.perf_counter()
-    subprocess.run(command, check=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait for it again
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return seconds, usage.ru_maxrss
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="Cosmos-Tokenizer-DV8x16x16", help="preset name (formula weights)")
-    parser.add_argument("--frames", type=int, default=121)
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--width", type=int, default=1280)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--model", default="Cosmos-Tokenizer-DV8x16x16", help="preset name, or a directory with a config.json (formula weights either way)"
+    )
+    parser.add_argument("--frames", type=int, default=121, help="clip length, 1 + k*ct frames")
+    parser.add_argument("--height", type=int, default=720, help="frame height, a multiple of the spatial compression")
+    parser.add_argument("--width", type=int, default=1280, help="frame width, a multiple of the spatial compression")
     parser.add_argument("--chunk-latents", type=int, default=2, help="the recipe's run.chunk_latents")
-    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the recipe")
-    parser.add_argument("--work-dir", type=Path, default=Path("outputs/long_clip"))
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads of the recipe (run.threads; default: the recipe's)")
+    parser.add_argument("--work-dir", type=Path, default=Path("outputs/long_clip"), help="the clip and checkpoint, kept between runs, and the tokens")
     args = parser.parse_args()
 
     clip = f"{args.frames}x{args.height}x{args.width}"
-    videos, checkpoint = args.work_dir / f"video_{clip}", args.work_dir / f"checkpoint_{args.model}"
+    videos, checkpoint = args.work_dir / f"video_{clip}", args.work_dir / f"checkpoint_{Path(args.model).name}"
     tokens = args.work_dir / "tokens"
     if not videos.is_dir():  # kept between runs: only the tokenization is measured
         run([sys.executable, str(RECIPES / "make_sample_videos.py"), str(videos), "--count", "1",
@@ -51,23 +59,20 @@ def main() -> None:
         run([sys.executable, "-c", "import sys; from nemo_cosmos.evaluation.tokenizers import load_tokenizer; "
              "load_tokenizer(sys.argv[1], weights='formula').save_pretrained(sys.argv[2])", args.model, str(checkpoint)])
     shutil.rmtree(tokens, ignore_errors=True)  # the recipe would resume from an earlier run's parts
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     recipe = [sys.executable, str(RECIPES / "tokenize_dataset.py"), "--config-name", "tokenize_ar",
               f"model.name_or_path={checkpoint}", f"input.paths={videos}", f"output.dir={tokens}",
               f"clips.num_frames={args.frames}", f"frames.height={args.height}", f"frames.width={args.width}",
               "run.batch_size=1", f"run.chunk_latents={args.chunk_latents}", "run.progress=false"]
     if args.threads:
-        recipe = ["env", f"OMP_NUM_THREADS={args.threads}"] + recipe
-    seconds = run(recipe)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kib <= before:
-        raise RuntimeError("the recipe's peak RSS did not exceed the earlier steps'; it cannot be read apart")
-    sidecar = json.loads(next(tokens.glob("*.json")).read_text())
+        recipe.append(f"run.threads={args.threads}")
+    seconds, peak_kib = run(recipe)
+    sidecar = json.loads((tokens / "tokens.json").read_text())
+    records = [json.loads(line) for line in (tokens / "tokens.inputs.jsonl").read_text().splitlines()]
     print(json.dumps({
         "model": args.model, "clip": clip, "chunk_latents": args.chunk_latents,
         "recipe_peak_rss_gib": round(peak_kib / 2**20, 3), "recipe_seconds": round(seconds, 1),
-        "documents": sidecar["num_documents"], "skipped": sidecar["skipped"],
-        "token_grid": [document.get("shape") for document in sidecar["documents"]],
+        "documents": sidecar["num_documents"], "skipped": [skip for record in records for skip in record["skipped"]],
+        "token_grid": [document["shape"] for record in records for document in record["documents"]],
     }))
 
 

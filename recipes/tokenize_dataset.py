@@ -8,18 +8,23 @@ option. Clips must have 1 + k*ct frames (ct: the model's temporal compression).
     python recipes/tokenize_dataset.py --config-name tokenize_diffusion input.paths=/data/manifest.jsonl output.dir=/data/latents
     torchrun --nproc_per_node 8 recipes/tokenize_dataset.py input.paths=... output.dir=...
 
-Re-running the same command resumes an interrupted job: finished parts are kept.
+Re-running the same command resumes an interrupted job: finished parts are kept. Adding
+inputs and re-running encodes only the new ones; a run that would change finished work
+(other settings, changed inputs) is refused unless output.overwrite=true. Errors are
+one line (HYDRA_FULL_ERROR=1 for the traceback).
 """
 
 from nemo.core.config import hydra_runner
 from omegaconf import DictConfig
 
+from nemo_cosmos.tokenization.errors import one_line_errors
 from nemo_cosmos.tokenization.job import run_tokenize_job
 
 
 @hydra_runner(config_path="../conf", config_name="tokenize_ar")
 def main(cfg: DictConfig) -> None:
-    run_tokenize_job(cfg)
+    with one_line_errors("tokenize_dataset"):
+        run_tokenize_job(cfg)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     python recipes/train_tokenizer.py init_from_pretrained=Cosmos-Tokenizer-DV8x8x8 \
         model.train_ds.sources=/data/robot model.train_ds.size=256 model.train_ds.frames=17
 
-A Lightning Trainer from ``trainer``, checkpoints, logging and resumption from the last
+A Lightning Trainer from ``trainer`` (several devices: DDP, allowing unused parameters
+when the adversarial loss is on), checkpoints, logging and resumption from the last
 checkpoint through NeMo's ``exp_manager``; at the end the model is exported as ``.nemo``
 and as a directory that ``CausalVideoTokenizer.from_pretrained`` reads.
 """
@@ -16,7 +17,7 @@ from nemo.utils.exp_manager import exp_manager
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemo_cosmos import CausalVideoTokenizer
-from nemo_cosmos.models.training import init_for_training
+from nemo_cosmos.models.training import init_for_training, training_strategy
 
 
 def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:
@@ -41,7 +42,9 @@ def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:
 @hydra_runner(config_path="../conf", config_name="train_tokenizer")
 def main(cfg: DictConfig) -> None:
     logging.info(f"Training config:\n{OmegaConf.to_yaml(cfg)}")
-    trainer = pl.Trainer(**cfg.trainer)
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_cfg["strategy"] = training_strategy(trainer_cfg, OmegaConf.to_container(cfg.model, resolve=True))
+    trainer = pl.Trainer(**trainer_cfg)
     exp_manager(trainer, cfg.get("exp_manager"))
     model = build_model(cfg, trainer)
     trainer.fit(model)

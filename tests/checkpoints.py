@@ -5,6 +5,7 @@ import copy
 import hashlib
 import shutil
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -12,24 +13,25 @@ from torch import Tensor, nn
 
 
 class _EncoderHalf(nn.Module):
-    """``encoder``, ``quant_conv`` (and ``quantizer``), called like the official ``encoder.jit``."""
+    """``encoder``, ``quant_conv`` (and ``quantizer``), called like the official ``encoder.jit``;
+    FSQ codes come out in ``codes_dtype``."""
 
-    def __init__(self, network: nn.Module):
+    def __init__(self, network: nn.Module, codes_dtype: torch.dtype):
         super().__init__()
         self.encoder, self.quant_conv = network.encoder, network.quant_conv
-        self.quantizer = network.quantizer
+        self.quantizer, self.codes_dtype = network.quantizer, codes_dtype
 
     def forward(self, x: Tensor):
         z = self.quant_conv(self.encoder(x))
         if self.quantizer is not None:
             indices, codes = self.quantizer(z)
-            return indices, codes, z.new_zeros(())
+            return indices, codes.to(self.codes_dtype), z.new_zeros(())
         zero = z.new_zeros(1)
         return z, (zero, zero)
 
 
 class _InverseQuantizer(nn.Module):
-    """Indices -> codes, holding the quantizer as ``inv_quant.quantizer`` like the official decoder."""
+    """Indices -> codes in ``dtype``, holding the quantizer as ``inv_quant.quantizer`` like the official decoder."""
 
     def __init__(self, quantizer: nn.Module, dtype: torch.dtype):
         super().__init__()
@@ -39,36 +41,52 @@ class _InverseQuantizer(nn.Module):
         return self.quantizer.indices_to_codes(indices, dtype=self.dtype)
 
 
-class _DecoderHalf(nn.Module):
-    """(``inv_quant``), ``post_quant_conv``, ``decoder``, called like the official ``decoder.jit``."""
+class _DiscreteAutoencoder(nn.Module):
+    """The whole discrete model, called like the official ``autoencoder.jit`` (reconstruction
+    first), the codes cast to ``codes_dtype`` before ``post_quant_conv`` as the reference's are."""
 
-    def __init__(self, network: nn.Module):
+    def __init__(self, parts: dict[str, nn.Module], codes_dtype: torch.dtype):
         super().__init__()
-        dtype = next(network.post_quant_conv.parameters()).dtype
-        self.inv_quant = _InverseQuantizer(network.quantizer, dtype) if network.quantizer is not None else None
-        self.post_quant_conv, self.decoder = network.post_quant_conv, network.decoder
+        self.encoder, self.quant_conv, self.quantizer = parts["encoder"], parts["quant_conv"], parts["quantizer"]
+        self.post_quant_conv, self.decoder, self.codes_dtype = parts["post_quant_conv"], parts["decoder"], codes_dtype
 
-    def forward(self, z: Tensor) -> Tensor:
-        if self.inv_quant is not None:
-            z = self.inv_quant(z)
-        return self.decoder(self.post_quant_conv(z))
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        indices, codes = self.quantizer(self.quant_conv(self.encoder(x)))
+        return self.decoder(self.post_quant_conv(codes.to(self.codes_dtype))), torch.zeros(()), indices
 
 
-class _Autoencoder(nn.Module):
-    """The whole model, called like the official ``autoencoder.jit`` (reconstruction first)."""
+class _ContinuousAutoencoder(nn.Module):
+    """The whole continuous model, called like the official ``autoencoder.jit``."""
 
-    def __init__(self, network: nn.Module):
+    def __init__(self, parts: dict[str, nn.Module]):
         super().__init__()
-        self.encoder, self.quant_conv, self.quantizer = network.encoder, network.quant_conv, network.quantizer
-        self.post_quant_conv, self.decoder = network.post_quant_conv, network.decoder
+        self.encoder, self.quant_conv = parts["encoder"], parts["quant_conv"]
+        self.post_quant_conv, self.decoder = parts["post_quant_conv"], parts["decoder"]
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor]:
         z = self.quant_conv(self.encoder(x))
-        if self.quantizer is not None:
-            indices, codes = self.quantizer(z)
-            return self.decoder(self.post_quant_conv(codes)), z.new_zeros(()), indices
-        zero = z.new_zeros(1)
+        zero = torch.zeros(1)
         return self.decoder(self.post_quant_conv(z)), (zero, zero), z
+
+
+def _traced_parts(network: nn.Module, example: Tensor, codes_dtype: torch.dtype) -> dict[str, torch.jit.ScriptModule]:
+    """Each part of the network traced alone on what reaches it in a pass over ``example``
+    (``inv_quant`` on the indices): the files are scripted around them, as the official
+    ones hold their parts as submodules that can be called one by one."""
+    inputs = {"encoder": example}
+    inputs["quant_conv"] = network.encoder(example)
+    z = network.quant_conv(inputs["quant_conv"])
+    parts = ["encoder", "quant_conv", "post_quant_conv", "decoder"]
+    if network.quantizer is not None:
+        inputs["quantizer"] = z
+        indices, z = network.quantizer(z)
+        inputs["inv_quant"], parts = indices, [*parts, "quantizer", "inv_quant"]
+    inputs["post_quant_conv"] = z
+    inputs["decoder"] = network.post_quant_conv(z)
+    modules = {name: getattr(network, name, None) for name in parts}
+    if network.quantizer is not None:
+        modules["inv_quant"] = _InverseQuantizer(network.quantizer, codes_dtype)
+    return {name: torch.jit.trace(modules[name], inputs[name], check_trace=False) for name in parts}
 
 
 def export_torchscript(
@@ -76,11 +94,17 @@ def export_torchscript(
     directory: str | Path,
     example: Tensor,
     parts: tuple[str, ...] = ("encoder", "decoder", "autoencoder"),
+    codes_dtype: torch.dtype | None = None,
 ) -> dict[str, Path]:
     """Trace ``network`` into the ``parts`` of ``encoder.jit``, ``decoder.jit`` and
     ``autoencoder.jit`` that its halves allow (an encoder-only network gives
-    ``encoder.jit``), with the official state_dict keys, TorchScript-only buffers and
-    call interfaces.
+    ``encoder.jit``), with the official state_dict keys, TorchScript-only buffers, call
+    interfaces and submodules: ``decoder.jit`` is a ``Sequential`` of ``inv_quant``
+    (discrete), ``post_quant_conv`` and ``decoder`` as the official one is.
+
+    ``codes_dtype``: the dtype the files hard-code for FSQ codes, as the official ones do
+    (the reference's quantizer casts its codes to bfloat16 whatever the weights' dtype);
+    ``None``: the network's own dtype.
 
     Tracing specialises the graphs to ``example``'s shape and dtype: call the files with
     inputs like it. This makes real TorchScript checkpoints of known weights for tests.
@@ -90,6 +114,7 @@ def export_torchscript(
     if not network.has_encoder:
         raise ValueError("export_torchscript traces the decoder on the encoder's output: give it the encoder too")
     network = copy.deepcopy(network).eval()
+    codes_dtype = codes_dtype or next(network.parameters()).dtype
     for key, value in torchscript_buffers(network).items():
         if not key.startswith("inv_quant."):  # the decoder's inv_quant.quantizer is the same module
             path, name = key.rsplit(".", 1)
@@ -99,14 +124,18 @@ def export_torchscript(
     paths = {}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        available = {"encoder": (_EncoderHalf, example)}
+        files = {"encoder": lambda: torch.jit.trace(_EncoderHalf(network, codes_dtype), example, check_trace=False)}
         if network.has_decoder:
-            latent = _EncoderHalf(network)(example)[0]
-            available.update({"decoder": (_DecoderHalf, latent), "autoencoder": (_Autoencoder, example)})
-        for part in [part for part in parts if part in available]:
-            wrapper, inputs = available[part]
+            traced = _traced_parts(network, example, codes_dtype)
+            names = (["inv_quant"] if network.quantizer is not None else []) + ["post_quant_conv", "decoder"]
+            files["decoder"] = lambda: torch.jit.script(nn.Sequential(OrderedDict((name, traced[name]) for name in names)))
+            if network.quantizer is not None:
+                files["autoencoder"] = lambda: torch.jit.script(_DiscreteAutoencoder(traced, codes_dtype))
+            else:
+                files["autoencoder"] = lambda: torch.jit.script(_ContinuousAutoencoder(traced))
+        for part in [part for part in parts if part in files]:
             paths[part] = directory / f"{part}.jit"
-            torch.jit.trace(wrapper(network), inputs, check_trace=False).save(str(paths[part]))
+            files[part]().save(str(paths[part]))
     return paths
 
 

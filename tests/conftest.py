@@ -1,4 +1,4 @@
-"""Shared test helpers: fixture paths, the official models, small networks."""
+"""Shared test helpers: fixture paths, the official models, small networks; CPU unless a test is marked ``gpu``."""
 
 import json
 from pathlib import Path
@@ -35,3 +35,27 @@ def small_config(family: str, spatial: int = 8, temporal: int = 4, **overrides) 
 @pytest.fixture(autouse=True)
 def _two_threads():
     torch.set_num_threads(2)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` are skipped where CUDA is missing (before any of their fixtures run)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _cpu_unless_marked_gpu(request, monkeypatch):
+    """Every test not marked ``gpu`` runs as on a host without CUDA, so that on a GPU host the
+    models still default to CPU and float32 (the tolerances here are float32's) and the
+    TorchScript files traced here on CPU run on CPU. ``CUDA_VISIBLE_DEVICES`` carries this to
+    subprocesses (recipes, torchrun); in this process CUDA may already be initialised by a
+    ``gpu`` test, so ``torch.cuda`` is patched too."""
+    if request.node.get_closest_marker("gpu"):
+        return
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)

@@ -8,6 +8,7 @@ command as a real subprocess, one checks that ``--help`` needs no NeMo.
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,48 @@ def _env() -> dict:
     """This environment, with the package under test first on the path."""
     package_root = str(Path(nemo_cosmos.__file__).absolute().parents[1])
     return {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+
+
+def test_encode_and_decode_say_where_outputs_went(files, tmp_path, capsys):
+    tokens = tmp_path / "photo.safetensors"
+    assert main(["encode", str(files["image"]), "--model", str(files["ci"]), "-o", str(tokens)]) == 0
+    assert f"{files['image']} -> {tokens}" in capsys.readouterr().out.splitlines()
+    assert main(["decode", str(tokens), "--output-dir", str(tmp_path / "decoded")]) == 0
+    assert f"{tokens} -> {tmp_path / 'decoded' / 'photo.decoded.png'}" in capsys.readouterr().out.splitlines()
+
+
+def test_a_relative_model_directory_is_found_from_another_directory(files, tmp_path, monkeypatch, capsys):
+    shutil.copytree(files["ci"], tmp_path / "models" / "ci")
+    (tmp_path / "elsewhere").mkdir()
+    tokens = tmp_path / "photo.safetensors"
+    monkeypatch.chdir(tmp_path / "models")
+    assert main(["encode", str(files["image"]), "--model", "ci", "-o", str(tokens)]) == 0
+    assert _metadata_and_tensors(tokens)[0]["model"] == str(tmp_path / "models" / "ci")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["decode", str(tokens), "-o", "photo.png"]) == 0
+    assert (tmp_path / "elsewhere" / "photo.png").is_file()
+
+    shutil.rmtree(tmp_path / "models")  # the recorded model is gone: --model is the way out
+    capsys.readouterr()
+    assert main(["decode", str(tokens), "-o", "again.png"]) == 1
+    (error,) = _error_lines(capsys.readouterr().err)
+    assert error.startswith(f"nemo-cosmos: error: {tokens}: cannot load the model it records, {tmp_path / 'models' / 'ci'} (")
+    assert error.endswith("; pass the model with --model")
+    assert main(["decode", str(tokens), "-o", "again.png", "--model", str(files["ci"])]) == 0
+
+
+def test_version_dtype_device_and_model_name_errors(files, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("nemo-cosmos ")
+    with pytest.raises(SystemExit) as exit_:
+        main(["encode", str(files["image"]), "--model", str(files["ci"]), "--dtype", "float64"])
+    assert exit_.value.code == 2 and "argument --dtype: invalid choice: 'float64'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as exit_:
+            main(["encode", str(files["image"]), "--model", str(files["ci"]), "--device", "cuda"])
+        assert exit_.value.code == 2 and "CUDA is not available on this machine; use --device cpu" in capsys.readouterr().err
+
+    assert main(["encode", str(files["image"]), "--model", "Cosmos-Tokenizer-DV8x8"]) == 1
+    (error,) = _error_lines(capsys.readouterr().err)
+    assert "did you mean 'Cosmos-Tokenizer-DV8x8x8'?" in error and "nemo-cosmos-tiny-DV4x8x8" in error

@@ -19,7 +19,7 @@ def test_clip_length_must_be_one_plus_multiple_of_ct():
 
 
 def test_clips_are_consecutive_blocks_at_the_stride():
-    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips=None)
+    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips_per_video=None)
     clips, reason = plan_clips(40, 24.0, sampling)
     assert reason is None
     assert [c.frames for c in clips] == [tuple(range(0, 18, 2)), tuple(range(18, 36, 2))]
@@ -29,7 +29,7 @@ def test_clips_are_consecutive_blocks_at_the_stride():
 
 
 def test_several_clips_are_spread_evenly_without_overlap():
-    sampling = ClipSampling(num_frames=5, temporal_compression=4, max_clips=3)
+    sampling = ClipSampling(num_frames=5, temporal_compression=4, max_clips_per_video=3)
     clips, _ = plan_clips(52, 30.0, sampling)  # 10 blocks of 5; blocks 0, 5 (4.5 rounded up), 9
     assert [c.start_frame for c in clips] == [0, 25, 45]
     assert all(len(c.frames) == 5 for c in clips)
@@ -38,7 +38,7 @@ def test_several_clips_are_spread_evenly_without_overlap():
 
 
 def test_target_fps_resamples_the_timeline():
-    clips, reason = plan_clips(100, 30.0, ClipSampling(num_frames=5, temporal_compression=4, target_fps=24.0, max_clips=None))
+    clips, reason = plan_clips(100, 30.0, ClipSampling(num_frames=5, temporal_compression=4, target_fps=24.0, max_clips_per_video=None))
     assert reason is None and len(clips) == 16  # 80 samples at 24 fps out of 100 frames at 30 fps
     assert clips[0].frames == (0, 1, 3, 4, 5)
     assert clips[1].frames == (6, 8, 9, 10, 11)
@@ -100,20 +100,42 @@ def test_stream_clips_decodes_each_frame_only_when_it_is_asked_for(tmp_path):
         list(next(broken)[1])
 
 
+def test_stream_clips_gives_the_right_frames_when_clips_overlap(tmp_path):
+    """A stride below the clip length makes clips share frames; each clip still gets its own."""
+    path = tmp_path / "clip.mp4"
+    write_moving_shapes_video(path, num_frames=12)
+    frames, _ = read_video(path)
+    clips = [Clip(frames=(0, 1, 2)), Clip(frames=(1, 2, 3)), Clip(frames=(3, 4, 4), padded=1), Clip(frames=(4, 5, 6))]
+    for clip, clip_frames in read_clips(path, clips):
+        np.testing.assert_array_equal(clip_frames, frames[list(clip.frames)])
+
+
+def test_stream_clips_moves_on_from_a_clip_left_half_read(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_moving_shapes_video(path, num_frames=12)
+    frames, _ = read_video(path)
+    stream = stream_clips(path, [Clip(frames=(0, 1, 2, 3)), Clip(frames=(2, 3, 4, 5))])
+    _, first = next(stream)
+    for _ in range(3):  # the caller gives up on this clip before its last frame
+        next(first)
+    _, second = next(stream)
+    np.testing.assert_array_equal(np.stack(list(second)), frames[[2, 3, 4, 5]])
+
+
 def test_geometry_resizes_shorter_side_then_crops_or_pads():
     frame = np.zeros((48, 64, 3), np.uint8)
     frame[:, :32] = 255
     cropped = FrameGeometry(height=32, width=32, multiple=8).apply(frame)
     assert cropped.shape == (32, 32, 3)
     assert cropped[:, :10].min() == 255 and cropped[:, 22:].max() == 0  # centre crop of the 43-wide resize
-    padded_geometry = FrameGeometry(height=32, width=32, mode="pad", multiple=8)
+    padded_geometry = FrameGeometry(height=32, width=32, fit="pad", multiple=8)
     placement = padded_geometry.place(48, 64)
     assert placement.resized == (24, 32) and placement.content_box == (4, 0, 24, 32)
     padded = padded_geometry.apply(frame)
     assert padded.shape == (32, 32, 3) and padded[:4].max() == 0 and padded[28:].max() == 0
     native = FrameGeometry(multiple=8)
     assert native.apply(np.zeros((50, 70, 3), np.uint8)).shape == (48, 64, 3)
-    assert FrameGeometry(multiple=8, mode="pad").apply(np.zeros((50, 70, 3), np.uint8)).shape == (56, 72, 3)
+    assert FrameGeometry(multiple=8, fit="pad").apply(np.zeros((50, 70, 3), np.uint8)).shape == (56, 72, 3)
     assert FrameGeometry(height=16, width=24, multiple=8).apply(np.zeros((64, 48, 3), np.uint8)).shape == (16, 24, 3)
 
 

@@ -11,6 +11,7 @@ from megatron.core.datasets.indexed_dataset import IndexedDataset
 
 from nemo_cosmos.data.indexed.atomic import partial_path
 from nemo_cosmos.data.indexed.reader import IndexedDocuments
+from nemo_cosmos.data.indexed.records import iter_records, iter_skipped
 from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar, token_header
 from nemo_cosmos.data.indexed.skipped import read_skipped, skip_record
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
@@ -32,7 +33,7 @@ def encoded_clips(tmp_path_factory):
     """Six real documents: clips of generated videos, resized and cropped, encoded by a small DV network."""
     folder = tmp_path_factory.mktemp("videos")
     network = fill_with_formula(build_network(SMALL_DV, decoder=False)).eval()
-    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips=None)
+    sampling = ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips_per_video=None)
     geometry = FrameGeometry(height=32, width=32, multiple=8, min_side=8)
     documents = []
     for seed, length in enumerate((18, 36, 54)):
@@ -55,11 +56,20 @@ def _header(multimodal=False):
 
 
 def _write(prefix, documents, skipped=()):
+    """Each document and each skip record as an input of its own, documents first."""
+    return _write_groups(prefix, [(documents, skipped)])
+
+
+def _write_groups(prefix, groups):
+    """Groups of (documents, skip records), in order; every document and skip record is an input of its own."""
     with IndexedDatasetWriter(prefix, _header()) as writer:
-        for indices, source in documents:
-            writer.add_document([LAYOUT.to_sequence(indices)], shape=indices.shape, source=source)
-        for record in skipped:
-            writer.add_skipped(record)
+        for documents, skipped in groups:
+            for indices, source in documents:
+                writer.add_document([LAYOUT.to_sequence(indices)], shape=indices.shape, source=source)
+                writer.end_input({"path": source["path"]})
+            for record in skipped:
+                writer.add_skipped(record)
+                writer.end_input({"path": record["path"]})
     return prefix
 
 
@@ -87,7 +97,8 @@ def test_tokens_read_back_with_indexed_dataset_and_reader(tmp_path, encoded_clip
     documents = IndexedDocuments(prefix)
     sidecar = read_sidecar(prefix)
     assert sidecar["vocab_size"] == SMALL_DV.codebook_size + 2 and sidecar["compression"] == {"temporal": 4, "spatial": 8}
-    assert sidecar["tokenizer"]["config"]["family"] == "DV" and sidecar["skipped"] == [{"path": "/x/broken.mp4", "reason": "cannot open as video: bad data"}]
+    assert sidecar["tokenizer"]["config"]["family"] == "DV" and list(iter_skipped(prefix)) == [{"path": "/x/broken.mp4", "reason": "cannot open as video: bad data"}]
+    assert sidecar["num_inputs"] == 7 and [record["path"] for record in iter_records(prefix)][-2:] == [encoded_clips[-1][1]["path"], "/x/broken.mp4"]
     for doc, (indices, source) in enumerate(encoded_clips):
         stored = indexed[doc]
         assert stored[0] == 0 and stored[-1] == 1 and len(stored) == 3 * 4 * 4 + 2
@@ -109,7 +120,7 @@ def test_gpt_dataset_built_by_megatron_returns_the_written_tokens(tmp_path, enco
 
 def test_two_parts_merge_to_the_bytes_of_one(tmp_path, encoded_clips):
     skipped = [skip_record("/in/short.mp4", "too short"), skip_record("/in/tiny.png", "too small")]
-    single = _write(str(tmp_path / "single"), encoded_clips, skipped)
+    single = _write_groups(str(tmp_path / "single"), [(encoded_clips[:4], skipped[:1]), (encoded_clips[4:], skipped[1:])])
     part0 = _write(str(tmp_path / "parts" / "part-00000-of-00002"), encoded_clips[:4], skipped[:1])
     part1 = _write(str(tmp_path / "parts" / "part-00001-of-00002"), encoded_clips[4:], skipped[1:])
     merged_one = str(tmp_path / "merged1" / "ar")
@@ -117,11 +128,10 @@ def test_two_parts_merge_to_the_bytes_of_one(tmp_path, encoded_clips):
     merge_parts([single], merged_one, skipped_path=tmp_path / "merged1" / "skipped.jsonl")
     sidecar = merge_parts([part0, part1], merged_two, skipped_path=tmp_path / "merged2" / "skipped.jsonl")
     assert sidecar["num_documents"] == 6
-    for suffix in (".bin", ".idx", ".json"):
+    for suffix in (".bin", ".idx", ".inputs.jsonl", ".json"):
         reference = open(merged_one + suffix, "rb").read()
         assert open(merged_two + suffix, "rb").read() == reference
-        if suffix != ".json":
-            assert open(single + suffix, "rb").read() == reference
+        assert open(single + suffix, "rb").read() == reference
     assert read_skipped(tmp_path / "merged2" / "skipped.jsonl") == skipped
     assert (tmp_path / "merged2" / "skipped.jsonl").read_bytes() == (tmp_path / "merged1" / "skipped.jsonl").read_bytes()
 
@@ -141,7 +151,7 @@ def test_merge_refuses_incomplete_or_foreign_parts(tmp_path, encoded_clips):
 
 def test_interrupted_writes_leave_no_final_files(tmp_path, encoded_clips):
     prefix = str(tmp_path / "ar")
-    finals = [f"{prefix}.bin", f"{prefix}.idx", f"{prefix}.json"]
+    finals = [f"{prefix}.bin", f"{prefix}.idx", f"{prefix}.inputs.jsonl", f"{prefix}.json"]
     with pytest.raises(RuntimeError, match="encoder crashed"):
         with IndexedDatasetWriter(prefix, _header()) as writer:
             writer.add_document([LAYOUT.to_sequence(encoded_clips[0][0])], shape=[3, 4, 4], source={"path": "a"})

@@ -1,5 +1,7 @@
 """Video and image files in and out: PyAV and Pillow round trips, metadata, errors on bad files."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -141,6 +143,34 @@ def test_pixel_range_follows_the_reference():
     assert from_model_range(torch.tensor([1 / 255 - 1.0], dtype=torch.float64)).item() == 1
     with pytest.raises(ValueError, match="uint8"):
         to_model_range(np.zeros(3, np.float32))
+
+
+_SAME_WIDTH_INTEGERS = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
+
+
+def _is_nearest(value: torch.Tensor, exact: Fraction) -> bool:
+    """No representable neighbour of the one-element ``value`` (one bit pattern up or down) is closer to ``exact``."""
+    bits = value.view(_SAME_WIDTH_INTEGERS[value.dtype])
+    distance = abs(Fraction(value.item()) - exact)
+    return all(abs(Fraction((bits + step).view(value.dtype).item()) - exact) >= distance for step in (-1, 1))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64])
+def test_every_uint8_value_is_rounded_once_to_the_dtype(dtype):
+    """Each of the 256 values is the nearest ``dtype`` value to the exact ``x / 127.5 - 1``, which is also
+    what the reference gives (its float64 ``2 * (x / 255) - 1`` cast to the dtype; in float64 itself that
+    mapping rounds three times). Mapping in bfloat16 (``x.to(bf16) / 127.5 - 1``) put 128 values one step off."""
+    every_value = torch.arange(256, dtype=torch.uint8)
+    mapped = to_model_range(every_value, dtype)
+    assert mapped.dtype == dtype
+    off = [x for x in range(256) if not _is_nearest(mapped[x : x + 1], Fraction(2 * x - 255, 255))]
+    assert off == []
+    if dtype != torch.float64:
+        reference = torch.from_numpy(2.0 * (np.arange(256) / 255.0) - 1.0).to(dtype)
+        assert torch.equal(mapped, reference)
+    assert torch.equal(frames_to_tensor(np.full((1, 1, 1, 3), 77, np.uint8), dtype).flatten(), mapped[[77] * 3])
+    with pytest.raises(ValueError, match="float dtype"):
+        to_model_range(every_value, torch.int32)
 
 
 def test_frames_and_tensors_change_layout():

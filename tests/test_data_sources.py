@@ -1,12 +1,14 @@
 """Finding inputs (directory, glob, JSONL manifest) and splitting them into parts for ranks."""
 
 import json
+import logging
 
 import pytest
 
 from nemo_cosmos.data.media import collect_inputs, read_manifest
 from nemo_cosmos.data.media.sources import media_kind
-from nemo_cosmos.tokenization.sharding import parts_for_rank, plan_parts
+from nemo_cosmos.tokenization.distributed import Ranks
+from nemo_cosmos.tokenization.sharding import TARGET_PARTS, Part, plan_parts, take_parts, windows_of
 
 
 def _touch(path):
@@ -23,6 +25,20 @@ def test_directory_is_scanned_recursively_in_sorted_order(tmp_path):
     assert relative == ["a/.hidden/x.webm", "a/deeper/clip1.mov", "a/z.png", "b/clip2.MP4", "c.jpeg"]
     assert [item.kind for item in items] == ["video", "video", "image", "video", "image"]
     assert all(item.caption is None for item in items)
+
+
+def test_ignored_files_are_named_in_the_log(tmp_path, caplog):
+    for name in ("clip.mp4", "notes.txt", "a/readme.md"):
+        _touch(tmp_path / name)
+    with caplog.at_level(logging.INFO, logger="nemo_cosmos.data.media.sources"):
+        collect_inputs(tmp_path)
+    (message,) = [record.getMessage() for record in caplog.records if "ignored" in record.getMessage()]
+    assert f"{tmp_path}: ignored 2 files that are neither video" in message
+    assert message.endswith(f": {tmp_path / 'a' / 'readme.md'}, {tmp_path / 'notes.txt'}")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="nemo_cosmos.data.media.sources"):
+        collect_inputs(str(tmp_path / "*.txt"))
+    assert any(record.getMessage().startswith(f"{tmp_path / '*.txt'}: ignored 1 file that is neither") for record in caplog.records)
 
 
 def test_glob_and_several_sources_keep_their_order(tmp_path):
@@ -69,16 +85,21 @@ def test_media_kind_by_extension():
     assert (media_kind("a/b.WebM"), media_kind("x.tiff"), media_kind("x.json"), media_kind("noext")) == ("video", "image", None, None)
 
 
-def test_parts_cover_inputs_and_ranks_share_them():
-    parts = plan_parts(10, 3)
-    assert [(p.start, p.stop) for p in parts] == [(0, 3), (3, 6), (6, 9), (9, 10)]
-    assert parts[2].name == "part-00002-of-00004"
-    for world_size in (1, 2, 3, 5):
-        shares = [parts_for_rank(parts, rank, world_size) for rank in range(world_size)]
-        assert sorted(p.index for share in shares for p in share) == [0, 1, 2, 3]
-    assert [p.index for p in parts_for_rank(parts, 1, 2)] == [1, 3]
-    assert plan_parts(0, 4) == []
-    with pytest.raises(ValueError, match="rank"):
-        parts_for_rank(parts, 2, 2)
+def test_parts_are_whole_windows_cover_the_inputs_and_small_jobs_make_a_part_per_window():
+    parts = plan_parts(10, first=0, window=2, items_per_part=64)
+    assert [(p.start, p.stop) for p in parts] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)], "a small job: one window per part, for every rank"
+    assert parts[2].name("tokens") == "tokens-000000004-000000006"
+    grown = plan_parts(5, first=7, window=2, items_per_part=64)
+    assert [(p.start, p.stop) for p in grown] == [(7, 9), (9, 11), (11, 12)]
+    large = plan_parts(1_000_000, first=0, window=4, items_per_part=64)
+    assert {p.size for p in large[:-1]} == {64} and large[-1].stop == 1_000_000 and len(large) == 15_625
+    middle = plan_parts(40_000, first=0, window=4, items_per_part=64)
+    assert all(p.size % 4 == 0 for p in middle) and 1_000 <= len(middle) <= TARGET_PARTS
+    assert [w for w in windows_of(5, 2)] == [range(0, 2), range(2, 4), range(4, 5)]
+    assert plan_parts(0, 0, 4, 4) == [] and plan_parts(3, 0, window=4, items_per_part=2) == [Part(0, 3)]
     with pytest.raises(ValueError, match="items_per_part"):
-        plan_parts(5, 0)
+        plan_parts(5, 0, 1, 0)
+
+
+def test_one_rank_takes_every_part_in_order():
+    assert list(take_parts(Ranks(), 3)) == [0, 1, 2]

@@ -45,6 +45,36 @@ def test_same_latent_and_reconstruction_as_diffusers(name):
     assert (video - peer_video).abs().max() <= 1e-5 * video.abs().max()
 
 
+def test_the_peer_lives_on_the_networks_device():
+    """Loading with assign=True moves only the weights; diffusers' non-persistent buffers (Haar
+    taps, index ranges) must follow, or a CUDA comparison mixes devices. The meta device
+    stands in for CUDA: every tensor of the peer must end up there."""
+    with torch.device("meta"):
+        network = build_network(SMALL_CONFIGS["CV8x8x8"])
+    peer = to_diffusers(network)
+    buffers = dict(peer.named_buffers())
+    assert any(name.endswith("wavelets") for name in buffers)
+    elsewhere = [name for name, tensor in [*peer.named_parameters(), *buffers.items()] if tensor.device.type != "meta"]
+    assert elsewhere == []
+    assert {tensor.dtype for name, tensor in buffers.items() if name.endswith("wavelets")} == {torch.float32}
+
+
+@pytest.mark.gpu
+def test_same_latent_as_diffusers_on_cuda():
+    config = SMALL_CONFIGS["CV8x8x8"]
+    network = fill_with_formula(build_network(config)).eval().cuda()
+    peer = to_diffusers(network)
+    x = torch.empty(1, 3, 1 + 2 * config.temporal_compression, 32, 48, device="cuda").uniform_(-1, 1)
+    with torch.inference_mode():
+        latent = network.encode(x)
+        peer_latent = peer.encode(x).latent_dist.mode()
+        video = network.decode(latent)
+        peer_video = peer.decode(latent).sample
+    # float32 on CUDA: TF32 convolutions (cuDNN's default) may differ between the two orders of ops
+    assert (latent - peer_latent).abs().max() <= 1e-2 * latent.abs().max()
+    assert (video - peer_video).abs().max() <= 1e-2 * video.abs().max()
+
+
 @pytest.mark.parametrize("model", ["CV4x8x8", "CV8x8x8", "CV8x16x16"])
 def test_official_presets_map_key_for_key(model):
     """Full-size official configs, built on the meta device: same names and shapes."""

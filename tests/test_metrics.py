@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from nemo_cosmos.evaluation.quality import FeatureMetrics
 from nemo_cosmos.metrics import FrechetDistance, PairDistance, psnr, ssim
 
 C1 = (0.01 * 255) ** 2
@@ -86,6 +87,17 @@ class MeanColour(nn.Module):
         return x.float().mean(dim=(2, 3))
 
 
+class WeightedMeanColour(nn.Module):
+    """Like :class:`MeanColour`, with per-channel weights held in a buffer: the device it is loaded on shows."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weights", torch.tensor([1.0, 2.0, 3.0]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.float().mean(dim=(2, 3)) * self.weights
+
+
 class MeanAbsoluteDifference(nn.Module):
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         return (a - b).abs().mean(dim=(1, 2, 3))
@@ -121,3 +133,28 @@ def test_pair_distance_averages_over_frames_in_signed_range(tmp_path):
     shifted = video.copy()
     shifted[0] += 51  # one frame differs by 51/255 * 2 = 0.4 in [-1, 1]
     assert metric(video, shifted, batch=2) == pytest.approx(0.4 / 3, rel=1e-6)
+
+
+def test_feature_extractors_are_loaded_onto_the_given_device(tmp_path):
+    """The evaluation passes the model's device; the meta device stands in for CUDA."""
+    colour = save_scripted(WeightedMeanColour(), tmp_path / "colour.pt")
+    lpips, fid, fvd = FeatureMetrics(lpips=colour, fid={"path": colour}, fvd={"path": colour}).build("meta")
+    for metric in (lpips, fid, fvd):
+        assert metric.device == torch.device("meta")
+        assert metric.model.weights.device == torch.device("meta")
+    assert FeatureMetrics(fid={"path": colour}).build()[1].model.weights.device == torch.device("cpu")
+
+
+@pytest.mark.gpu
+def test_feature_metrics_on_cuda_give_the_cpu_values(tmp_path):
+    colour = save_scripted(WeightedMeanColour(), tmp_path / "colour.pt")
+    lpips = save_scripted(MeanAbsoluteDifference(), tmp_path / "lpips.pt")
+    videos = np.random.default_rng(0).integers(20, 200, (3, 5, 16, 16, 3), dtype=np.uint8)
+    values = {}
+    for device in ("cpu", "cuda"):
+        fid = FrechetDistance(colour, "rFID", clips=False, device=device)
+        for video in videos:
+            fid.update(video, video + 10)
+        values[device] = (fid.compute(), PairDistance(lpips, device=device)(videos[0], videos[1]))
+        assert fid.model.weights.device.type == device
+    assert values["cuda"] == pytest.approx(values["cpu"], rel=1e-5)

@@ -90,6 +90,34 @@ def test_full_model_loads_both_halves_from_autoencoder_jit(checkpoints):
         scripted.encode(x)
 
 
+def test_official_bfloat16_codes_are_cast_at_the_boundary_in_float32(tmp_path):
+    """The official discrete files hard-code bfloat16 FSQ codes (the reference's quantizer
+    dtype), so decoder.jit as it is cannot run in float32. Loaded with dtype float32, the
+    codes are cast at the boundary and the results are the native network's, for the
+    halves and for the full model (autoencoder.jit) alike."""
+    network = fill_with_formula(build_network(small_config("DV"))).eval()
+    directory = tmp_path / "official-like"
+    export_torchscript(network, directory, _clip("DV", height=16, width=16), codes_dtype=torch.bfloat16)
+    (directory / "config.json").write_text(json.dumps(network.config.to_dict()))
+    x = _clip("DV", height=16, width=16)
+    native = CausalVideoTokenizer.from_pretrained(directory, dtype="float32")
+    indices, codes = native.encode(x)
+    with pytest.raises(RuntimeError):  # bfloat16 codes into a float32 convolution
+        torch.jit.load(str(directory / "decoder.jit"))(indices)
+    scripted = CausalVideoTokenizer.from_pretrained(directory, use_pytorch=False, dtype="float32")
+    scripted_indices, scripted_codes = scripted.encode(x)
+    assert torch.equal(scripted_indices, indices)
+    assert scripted_codes.dtype == torch.float32 and torch.equal(scripted_codes, codes)
+    torch.testing.assert_close(scripted.decode(indices), native.decode(indices), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(scripted.autoencode(x), native.autoencode(x), atol=1e-4, rtol=1e-4)
+    with pytest.raises(RuntimeError):
+        torch.jit.load(str(directory / "autoencoder.jit"))(x)
+    full = CausalVideoTokenizer.from_pretrained(
+        directory, load_encoder=False, load_decoder=False, load_full_model=True, use_pytorch=False, dtype="float32"
+    )
+    torch.testing.assert_close(full.autoencode(x), native.autoencode(x), atol=1e-4, rtol=1e-4)
+
+
 def test_encoder_only_model_has_no_decoder(checkpoints):
     model = CausalVideoTokenizer.from_pretrained(checkpoints["CV"], load_decoder=False)
     assert model.network.has_encoder and not model.network.has_decoder

@@ -68,6 +68,18 @@ def test_unknown_name_lists_the_known_ones(tmp_path):
         resolve_checkpoint_files("Cosmos-Tokenizer-DV8x8x8", ["quantizer"])
 
 
+def test_unknown_name_suggests_the_closest_and_the_bundled_model():
+    with pytest.raises(CheckpointNotFoundError) as error:
+        resolve_checkpoint_files("Cosmos-Tokenizer-DV8x8", ["encoder"])
+    assert "unknown tokenizer 'Cosmos-Tokenizer-DV8x8' (did you mean 'Cosmos-Tokenizer-DV8x8x8'?)" in str(error.value)
+    assert "bundled with nemo-cosmos (no download): nemo-cosmos-tiny-DV4x8x8" in str(error.value)
+    with pytest.raises(CheckpointNotFoundError, match=r"did you mean 'nemo-cosmos-tiny-DV4x8x8'\?"):
+        resolve_checkpoint_files("nemo-cosmos-tiny-DV4x8", ["encoder"])
+    with pytest.raises(ValueError, match=r"did you mean 'Cosmos-Tokenizer-CV8x8x8'\?\); official") as error:
+        preset_config("nvidia/Cosmos-Tokenizer-CV8x8")
+    assert "bundled" not in str(error.value)  # build_network and preset_config take official names only
+
+
 def test_local_directory_needs_no_network(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", None)  # any hub call would now fail
     directory = _touch(tmp_path / "mine", "encoder.jit", "decoder.jit", "autoencoder.jit")

@@ -17,22 +17,21 @@ import torch
 from megatron.core.datasets.blended_dataset import BlendedDataset
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 from megatron.core.datasets.indexed_dataset import IndexedDataset
-from omegaconf import OmegaConf
 from PIL import Image
 
 from nemo_cosmos.data.indexed.megatron_dataset import CosmosIndexedDataset, CosmosIndexedDatasetConfig
 from nemo_cosmos.data.indexed.reader import IndexedDocuments
+from nemo_cosmos.data.indexed.records import iter_skipped
 from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar
 from nemo_cosmos.data.indexed.skipped import read_skipped
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
 from nemo_cosmos.data.media import FrameGeometry, frames_to_tensor, read_image, read_video, write_image
-from nemo_cosmos.formula_weights import fill_with_formula
 from nemo_cosmos.models import CausalVideoTokenizer
 from nemo_cosmos.tokenization.job import run_tokenize_job
 
 from checkpoints import export_torchscript
-from conftest import small_config
 from data_samples import moving_shapes, write_moving_shapes_video
+from job_configs import compose_config, small_model_directory
 from megatron_reading import gpt_splits
 
 pytestmark = pytest.mark.slow  # goldens, subprocesses, torchrun, real recipes
@@ -48,22 +47,13 @@ AR = ["tokens.offset=2", "tokens.begin_of_video_id=0", "tokens.end_of_video_id=1
 LAYOUT = TokenLayout(codebook_size=64000, offset=2, begin_id=0, end_id=1)
 
 
-def _model_directory(folder: Path, family: str) -> Path:
-    """A small network with formula weights, saved by the model's own save_pretrained."""
-    model = CausalVideoTokenizer(CausalVideoTokenizer.make_config(small_config(family), decoder=False, device="cpu"))
-    fill_with_formula(model.network)
-    return model.save_pretrained(folder / f"small-{family}")
-
-
 def _load(directory: Path) -> CausalVideoTokenizer:
     return CausalVideoTokenizer.from_pretrained(directory, load_decoder=False, device="cpu")
 
 
-def _config(model_dir: Path, inputs, output: Path, *overrides: str) -> dict:
-    """The AR recipe YAML with test overrides, given the way the command line gives them."""
-    cfg = OmegaConf.load(REPO / "conf" / "tokenize_ar.yaml")
-    cfg.model.name_or_path, cfg.input.paths, cfg.output.dir = str(model_dir), inputs, str(output)
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist([*SETTINGS, *RUN, *overrides]))
+def _config(model_dir: Path, inputs, output: Path, *overrides: str, config_name: str = "tokenize_ar"):
+    """A recipe config with test overrides, given the way the command line gives them."""
+    return compose_config(config_name, [f"model.name_or_path='{model_dir}'", f"input.paths='{inputs}'", f"output.dir='{output}'", *SETTINGS, *RUN, *overrides])
 
 
 def _direct_encode(model: CausalVideoTokenizer, source: dict) -> torch.Tensor:
@@ -76,6 +66,9 @@ def _direct_encode(model: CausalVideoTokenizer, source: dict) -> torch.Tensor:
         clip = frames[source["start_frame"] : source["end_frame"] + 1 : STRIDE]
         pixels = frames_to_tensor(np.stack([GEOMETRY.apply(frame) for frame in clip]))
     return model.encode(pixels[None])[0][0]
+
+
+DATASET_FILES = ["tokens.bin", "tokens.idx", "tokens.inputs.jsonl", "tokens.json", "skipped.jsonl"]
 
 
 def _same_files(first: Path, second: Path, names: list[str]) -> None:
@@ -115,7 +108,7 @@ def media(tmp_path_factory):
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
-    return {family: _model_directory(folder, family) for family in ("DV", "CV", "DI")}
+    return {family: small_model_directory(folder, family) for family in ("DV", "CV", "DI")}
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +156,7 @@ def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar
     assert "empty (0 bytes)" in skipped["b1_empty.mp4"]
     assert "too short" in skipped["c1_short.mp4"] and "9 = 1 + 2*4" in skipped["c1_short.mp4"]
     assert "too small: 7x5 pixels" in skipped["d_tiny.png"]
-    assert read_sidecar(output / "tokens")["skipped"] == read_skipped(output / "skipped.jsonl")
+    assert list(iter_skipped(output / "tokens")) == read_skipped(output / "skipped.jsonl")
 
 
 def _write_video_that_ends_early(path: Path) -> None:
@@ -195,6 +188,24 @@ def test_a_video_that_ends_early_is_skipped_and_its_batch_mate_is_kept(models, m
     assert "video ended" in skipped[0]["reason"] and "an earlier clip of this video failed" in skipped[1]["reason"]
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_bfloat16_tokens_equal_the_models(models, media, tmp_path, device):
+    """In bfloat16 (the default on CUDA) the job maps its uint8 frames with one rounding, as
+    the model's own path does, and streams the same chunks: the same tokens, not merely close
+    (one clip per batch, as the model's encode here, so that CUDA picks the same kernels)."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("b0.mp4", "c0.mp4"):
+        (folder / name).write_bytes((media / name).read_bytes())
+    run_tokenize_job(_config(models["DV"], str(folder), tmp_path / "out", *AR, "run.batch_size=1", "model.dtype=bfloat16", f"model.device={device}"))
+    documents = IndexedDocuments(tmp_path / "out" / "tokens")
+    assert len(documents) == 3
+    model = CausalVideoTokenizer.from_pretrained(models["DV"], load_decoder=False, device=device, dtype="bfloat16")
+    for doc in range(len(documents)):
+        expected = _direct_encode(model, documents.source(doc)).long().cpu()
+        assert torch.equal(documents.token_grid(doc), expected)
+
+
 def test_two_ranks_with_torchrun_write_the_bytes_of_one(ar_run, models, media, tmp_path):
     reference, _ = ar_run
     output = tmp_path / "two"
@@ -204,7 +215,7 @@ def test_two_ranks_with_torchrun_write_the_bytes_of_one(ar_run, models, media, t
     done = subprocess.run(command + overrides, env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 parts written, 0 reused" in done.stdout + done.stderr and "on 2 rank(s)" in done.stdout + done.stderr
-    _same_files(reference, output, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+    _same_files(reference, output, DATASET_FILES)
 
 
 def test_a_killed_job_resumes_to_the_same_bytes_without_redoing_finished_parts(ar_run, models, media, tmp_path):
@@ -213,23 +224,24 @@ def test_a_killed_job_resumes_to_the_same_bytes_without_redoing_finished_parts(a
     # a forked process: NeMo is already imported here, so the job starts at once
     job = multiprocessing.get_context("fork").Process(target=run_tokenize_job, args=(_config(models["DV"], str(media), output, *AR),))
     job.start()
-    first = output / "parts" / "tokens-part-00000-of-00004"
     deadline = time.monotonic() + 240
-    while not is_complete(first) and job.is_alive() and time.monotonic() < deadline:
+    while not list(output.glob("parts/*/tokens-000000000-000000002.json")) and job.is_alive() and time.monotonic() < deadline:
         time.sleep(0.005)
     os.kill(job.pid, signal.SIGKILL)
     job.join()
     assert job.exitcode == -signal.SIGKILL
-    parts = sorted((output / "parts").glob("*.json"))
+    (build,) = (output / "parts").iterdir()
+    first = build / "tokens-000000000-000000002"
+    parts = sorted(build.glob("*.json"))
     assert is_complete(first) and len(parts) < 4, "the job must be killed after its first part and before its last"
     assert not (output / "tokens.bin").exists() and not (output / "tokens.json").exists()
-    finished = {path: path.stat().st_mtime_ns for part in parts for path in output.joinpath("parts").glob(part.stem + ".*")}
+    finished = {path: path.stat().st_mtime_ns for part in parts for path in build.glob(part.stem + ".*")}
 
     summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
     assert summary.parts_reused == len(parts) and summary.parts_written == 4 - len(parts)
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items()), "finished parts were rewritten"
-    assert not list((output / "parts").glob("*.partial"))
-    _same_files(reference, output, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+    assert not list(build.glob("*.partial"))
+    _same_files(reference, output, DATASET_FILES)
     again = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
     assert (again.parts_written, again.parts_reused, again.documents) == (0, 0, 4)  # a finished job is left alone
 
@@ -296,10 +308,7 @@ def test_diffusion_latents_are_served_by_the_cosmos_dataset_from_a_blend_and_a_s
     manifest = tmp_path / "mixed.jsonl"
     write_image(tmp_path / "wide.png", np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (40, 1, 3)))
     manifest.write_text("".join(json.dumps({"path": str(p)}) + "\n" for p in (tmp_path / "wide.png", media / "c0.mp4", media / "b1_empty.mp4", media / "a0.mp4")))
-    diffusion = lambda inputs, out, *extra: OmegaConf.merge(  # noqa: E731
-        OmegaConf.load(REPO / "conf" / "tokenize_diffusion.yaml"),
-        OmegaConf.from_dotlist([f"model.name_or_path={models['CV']}", f"input.paths={inputs}", f"output.dir={out}", *SETTINGS, *RUN, *extra]),
-    )
+    diffusion = lambda inputs, out, *extra: _config(models["CV"], inputs, out, *extra, config_name="tokenize_diffusion")  # noqa: E731
     run_tokenize_job(diffusion(str(media / "[abc]0.mp4"), tmp_path / "videos"))
     run_tokenize_job(diffusion(str(manifest), tmp_path / "mixed", "latents.dtype=bfloat16"))
     prefixes = [str(tmp_path / "videos" / "latents"), str(tmp_path / "mixed" / "latents")]
@@ -353,5 +362,5 @@ def test_clip_lengths_and_options_are_checked_with_clear_errors(models, media, t
     with pytest.raises(ValueError, match="height must be a positive multiple of 8"):
         run_tokenize_job(_config(models["DV"], str(media), tmp_path, "frames.height=30"))
     with pytest.raises(ValueError, match="Key 'batchsize' not in 'RunOptions'"):
-        run_tokenize_job(_config(models["DV"], str(media), tmp_path, "run.batchsize=3"))
+        run_tokenize_job(_config(models["DV"], str(media), tmp_path, "+run.batchsize=3"))  # a key hydra lets through with +
     assert not list(tmp_path.iterdir())

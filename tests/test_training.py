@@ -1,7 +1,11 @@
 """The training recipe: a small model learns on CPU, resumes from its checkpoint, and its
-exports (.nemo and our directory format) load and reproduce its outputs."""
+exports (.nemo and our directory format) load and reproduce its outputs; adversarial
+training runs under DDP (two CPU processes, gloo)."""
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from nemo_cosmos import CausalVideoTokenizer
+from nemo_cosmos.models.training import UNUSED_PARAMETERS_DDP, training_strategy
 
 from conftest import small_config
 
@@ -108,3 +113,39 @@ def test_training_makes_the_loss_fall(tmp_path):
         optimizer.step()
         losses.append(float(loss))
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
+
+
+def test_adversarial_training_runs_under_ddp_on_two_processes(tmp_path):
+    """Two torchrun processes (gloo), the patch-GAN term switched on after two steps: the
+    discriminator has no gradients before that, and none of the tokenizer's in its own
+    backward, which Lightning's default DDP rejects ("Expected to have finished reduction
+    in the prior iteration"). The recipe picks a DDP that allows unused parameters."""
+    cfg = recipe_config(tmp_path, max_steps=8)
+    cfg.model.loss.adversarial_weight, cfg.model.loss.adversarial_start_step = 0.1, 2
+    cfg.trainer.devices, cfg.trainer.val_check_interval = 2, 1.0  # one batch per process and epoch
+    OmegaConf.save(cfg, tmp_path / "adversarial.yaml")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(ROOT / "recipes" / "train_tokenizer.py"), f"--config-path={tmp_path}", "--config-name=adversarial",
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=1200)
+    assert done.returncode == 0, done.stderr[-6000:]
+    last = next((Path(cfg.exp_manager.exp_dir) / cfg.name / "checkpoints").glob("*last.ckpt"))
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    generator, discriminator = state["optimizer_states"]
+    assert generator["state"] and discriminator["state"]  # both took steps: the GAN term was on
+    assert Path(cfg.export_dir, "model.safetensors").is_file()
+
+
+def test_the_strategy_allows_unused_parameters_only_for_adversarial_ddp():
+    adversarial, plain = {"loss": {"adversarial_weight": 0.1}}, {"loss": {"adversarial_weight": 0.0}}
+    two_cpus = {"strategy": "auto", "accelerator": "cpu", "devices": 2}
+    assert training_strategy(two_cpus, adversarial) == UNUSED_PARAMETERS_DDP
+    assert training_strategy(two_cpus, plain) == "auto"
+    assert training_strategy({**two_cpus, "devices": "0,1"}, adversarial) == UNUSED_PARAMETERS_DDP
+    assert training_strategy({**two_cpus, "devices": 1, "num_nodes": 2}, adversarial) == UNUSED_PARAMETERS_DDP
+    assert training_strategy({**two_cpus, "devices": 1}, adversarial) == "auto"  # one process: no DDP
+    assert training_strategy({**two_cpus, "devices": "auto"}, adversarial) == "auto"  # one CPU process
+    assert training_strategy({**two_cpus, "devices": 1, "strategy": "ddp"}, adversarial) == UNUSED_PARAMETERS_DDP
+    assert training_strategy({**two_cpus, "strategy": "fsdp"}, adversarial) == "fsdp"  # the user's choice stands

@@ -117,7 +117,8 @@ def from_diffusers_state_dict(state_dict: dict[str, Tensor], config: TokenizerCo
 
 
 def to_diffusers(network: CosmosTokenizer, **config_overrides) -> "AutoencoderKLCosmos":  # noqa: F821
-    """A diffusers ``AutoencoderKLCosmos`` holding ``network``'s weights (needs both halves).
+    """A diffusers ``AutoencoderKLCosmos`` holding ``network``'s weights (needs both halves),
+    on the network's device and in its dtype.
 
     The key sets must match exactly; a mismatch (e.g. attention placed differently)
     raises ``ValueError`` listing the keys.
@@ -139,6 +140,8 @@ def to_diffusers(network: CosmosTokenizer, **config_overrides) -> "AutoencoderKL
             f"{network.config.short_name} does not map onto AutoencoderKLCosmos: {len(missing)} missing "
             f"(e.g. {missing[:3]}), {len(unknown)} unexpected (e.g. {unknown[:3]}), misshaped: {misshaped[:3]}"
         )
-    # assign=True: the peer takes our dtype (diffusers' own .to(dtype) warns about fp32 modules).
+    # assign=True: the peer takes our dtype (diffusers' own .to(dtype) warns about fp32 modules)
+    # and device, but only for the weights: its non-persistent buffers (Haar taps, index
+    # ranges) stay where it was built, so they follow the network's device, dtypes kept.
     peer.load_state_dict({k: v.detach().clone() for k, v in state_dict.items()}, strict=True, assign=True)
-    return peer.eval()
+    return peer.to(device=next(network.parameters()).device).eval()

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from nemo_cosmos.data.media.errors import UnreadableMediaError, require_nonempty_file
+from nemo_cosmos.safetensors_files import save_safetensors
 
 FORMAT = "nemo-cosmos-tokens"
 FORMAT_VERSION = "1"
@@ -91,8 +91,7 @@ def save_token_file(path: str | Path, record: TokenFile) -> Path:
     if record.num_frames is not None:
         metadata["num_frames"] = str(record.num_frames)
         metadata["fps"] = repr(float(record.fps))
-    save_file({record.tensor_name: record.tensor.detach().cpu().contiguous()}, str(path), metadata=metadata)
-    return path
+    return save_safetensors({record.tensor_name: record.tensor.detach().cpu().contiguous()}, path, metadata=metadata)
 
 
 def load_token_file(path: str | Path) -> TokenFile:

@@ -83,25 +83,26 @@ class FeatureMetrics:
     fid: dict = field(default_factory=dict)  # {path, pixels, kwargs}
     fvd: dict = field(default_factory=dict)
 
-    def build(self) -> tuple[PairDistance | None, FrechetDistance | None, FrechetDistance | None]:
-        lpips = PairDistance(self.lpips) if self.lpips else None
-        fid = self._frechet("rFID", self.fid, clips=False)
-        fvd = self._frechet("rFVD", self.fvd, clips=True)
+    def build(self, device: str | torch.device = "cpu") -> tuple[PairDistance | None, FrechetDistance | None, FrechetDistance | None]:
+        """The configured metrics, their extractors on ``device``."""
+        lpips = PairDistance(self.lpips, device=device) if self.lpips else None
+        fid = self._frechet("rFID", self.fid, clips=False, device=device)
+        fvd = self._frechet("rFVD", self.fvd, clips=True, device=device)
         return lpips, fid, fvd
 
     @staticmethod
-    def _frechet(name: str, spec: dict, clips: bool) -> FrechetDistance | None:
+    def _frechet(name: str, spec: dict, clips: bool, device: str | torch.device) -> FrechetDistance | None:
         if not spec or not spec.get("path"):
             return None
-        return FrechetDistance(spec["path"], name, clips, spec.get("pixels", "uint8"), spec.get("kwargs"))
+        return FrechetDistance(spec["path"], name, clips, spec.get("pixels", "uint8"), spec.get("kwargs"), device=device)
 
 
 class _Method:
     """Per-file rows and the folder summary of one way of reconstructing (a tokenizer or a baseline)."""
 
-    def __init__(self, name: str, model: str, features: FeatureMetrics):
+    def __init__(self, name: str, model: str, features: FeatureMetrics, device: str | torch.device):
         self.name, self.model = name, model
-        self.lpips, self.fid, self.fvd = features.build()
+        self.lpips, self.fid, self.fvd = features.build(device)
         self.rows: list[dict] = []
 
     def score(self, path: Path, frames: np.ndarray, reconstruction: np.ndarray, bpp: float, **extra) -> None:
@@ -135,8 +136,8 @@ def evaluate_tokenizer(
     tokenizer, name: str, files: list[Path], features: FeatureMetrics | None = None, max_frames: int | None = None,
     baselines: bool = True,
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """Per-file rows, folder summaries and skipped files of one tokenizer (anything with
-    ``network_config``, ``encode`` and ``decode``).
+    """Per-file rows, folder summaries and skipped files of one tokenizer (a
+    ``CausalVideoTokenizer``); the learned metrics' extractors run on its device.
 
     The summaries are the tokenizer's, then (``baselines``) JPEG at its bits and bicubic
     at its latent grid on the same pixels (see :mod:`nemo_cosmos.evaluation.baselines`).
@@ -145,9 +146,9 @@ def evaluate_tokenizer(
     features = features or FeatureMetrics()
     cfg = tokenizer.network_config
     cs = cfg.spatial_compression
-    method = _Method(name, cfg.short_name, features)
-    jpeg = _Method(f"JPEG @ {name} bits", "JPEG", features) if baselines else None
-    bicubic = _Method(f"bicubic @ {name} grid", f"bicubic 1/{cs}", features) if baselines else None
+    method = _Method(name, cfg.short_name, features, tokenizer.device)
+    jpeg = _Method(f"JPEG @ {name} bits", "JPEG", features, tokenizer.device) if baselines else None
+    bicubic = _Method(f"bicubic @ {name} grid", f"bicubic 1/{cs}", features, tokenizer.device) if baselines else None
     skipped, codes, positions_total, pixels_total = [], [], 0, 0
     for path in tqdm(files, desc=f"evaluating {name}", unit="file"):
         try:

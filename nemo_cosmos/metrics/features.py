@@ -13,6 +13,10 @@ asking for one without its file raises ``FileNotFoundError`` saying what is need
   the Fréchet distance between the Gaussians fitted to the reference and the
   reconstruction features. ``pixels`` says what the extractor takes: ``uint8``
   (0..255), ``unit`` ([0, 1]) or ``signed`` ([-1, 1]).
+
+Each extractor runs on the ``device`` it is given (the evaluated model's: an Inception
+or I3D on the CPU would take longer than the tokenizer on the GPU); frames go there as
+uint8 and only distances and features come back.
 """
 
 from pathlib import Path
@@ -27,14 +31,14 @@ from nemo_cosmos.metrics.pixels import _pair
 PIXEL_RANGES = ("uint8", "unit", "signed")
 
 
-def load_torchscript_metric(path: str | Path | None, metric: str) -> torch.jit.ScriptModule:
-    """Load the TorchScript file of ``metric``; a clear error when it is not configured or not there."""
+def load_torchscript_metric(path: str | Path | None, metric: str, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
+    """Load the TorchScript file of ``metric`` onto ``device``; a clear error when it is not configured or not there."""
     if path is None:
         raise FileNotFoundError(f"{metric} needs a local TorchScript file; none was given (nothing is downloaded)")
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{metric}: TorchScript file not found: {path} (nothing is downloaded)")
-    return torch.jit.load(str(path), map_location="cpu").eval()
+    return torch.jit.load(str(path), map_location=device).eval()
 
 
 def _pixels(frames: Tensor, pixels: str) -> Tensor:
@@ -49,16 +53,16 @@ def _pixels(frames: Tensor, pixels: str) -> Tensor:
 class PairDistance:
     """Mean per-frame distance (LPIPS) of one video at a time."""
 
-    def __init__(self, path: str | Path | None, name: str = "LPIPS"):
-        self.name = name
-        self.model = load_torchscript_metric(path, name)
+    def __init__(self, path: str | Path | None, name: str = "LPIPS", device: str | torch.device = "cpu"):
+        self.name, self.device = name, torch.device(device)
+        self.model = load_torchscript_metric(path, name, self.device)
 
     @torch.inference_mode()
     def __call__(self, reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor, batch: int = 8) -> float:
         """``reference`` and ``reconstruction``: uint8 ``[T, H, W, 3]`` (or one frame ``[H, W, 3]``)."""
         a, b = (torch.from_numpy(v) for v in _pair(reference, reconstruction))  # uint8 [T, H, W, C], one shape
         distances = [
-            self.model(_pixels(a[i : i + batch], "signed"), _pixels(b[i : i + batch], "signed")).reshape(-1)
+            self.model(*(_pixels(v[i : i + batch].to(self.device), "signed") for v in (a, b))).reshape(-1)
             for i in range(0, a.shape[0], batch)
         ]
         return float(torch.cat(distances).double().mean())
@@ -67,22 +71,25 @@ class PairDistance:
 class FrechetDistance:
     """Accumulates extractor features of references and reconstructions; ``compute()`` gives the distance."""
 
-    def __init__(self, path: str | Path | None, name: str, clips: bool, pixels: str = "uint8", kwargs: dict | None = None):
+    def __init__(
+        self, path: str | Path | None, name: str, clips: bool, pixels: str = "uint8", kwargs: dict | None = None,
+        device: str | torch.device = "cpu",
+    ):
         if pixels not in PIXEL_RANGES:
             raise ValueError(f"{name}: pixels must be one of {PIXEL_RANGES}, got {pixels!r}")
-        self.name, self.clips, self.pixels = name, clips, pixels
+        self.name, self.clips, self.pixels, self.device = name, clips, pixels, torch.device(device)
         self.kwargs = dict(kwargs or {})
-        self.model = load_torchscript_metric(path, name)
+        self.model = load_torchscript_metric(path, name, self.device)
         self.features: dict[str, list[np.ndarray]] = {"reference": [], "reconstruction": []}
 
     @torch.inference_mode()
     def update(self, reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) -> None:
         """Add one video (uint8 ``[T, H, W, 3]``) or image (``[H, W, 3]``) and its reconstruction."""
         for side, frames in zip(("reference", "reconstruction"), _pair(reference, reconstruction)):
-            frames = torch.from_numpy(frames)  # uint8 [T, H, W, C], both of one shape
+            frames = torch.from_numpy(frames).to(self.device)  # uint8 [T, H, W, C], both of one shape
             x = _pixels(frames.unsqueeze(0) if self.clips else frames, self.pixels)
             features = self.model(x, **self.kwargs)
-            self.features[side].append(features.reshape(features.shape[0], -1).double().numpy())
+            self.features[side].append(features.reshape(features.shape[0], -1).double().cpu().numpy())
 
     def compute(self) -> float:
         """Fréchet distance ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``."""

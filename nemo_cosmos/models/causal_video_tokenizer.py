@@ -26,6 +26,7 @@ from torch import Tensor
 
 from nemo_cosmos.models.alignment import crop_center, pad_pixels
 from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
+from nemo_cosmos.models.export import TokenizerExportMixin
 from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels
 from nemo_cosmos.models.tiling import run_tiled
 from nemo_cosmos.models.training import TokenizerTrainingMixin
@@ -68,7 +69,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return _DTYPES[name]
 
 
-class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
+class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT):
     """A Cosmos image or video tokenizer (CI, DI, CV, DV) as a NeMo ``ModelPT``.
 
     Usually made by :meth:`from_pretrained`; ``CausalVideoTokenizer(cfg)`` builds one from a
@@ -76,7 +77,8 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
     Pixels are float tensors in ``[-1, 1]``: video ``[B, 3, T, H, W]``, images
     ``[B, 3, H, W]`` or ``[B, 3, 1, H, W]``, any size (aligned by padding, see
     ``models/alignment.py``). The inference methods run without gradients; training
-    (``train_ds``, ``optim``, ``loss`` in the config) is :class:`TokenizerTrainingMixin`'s.
+    (``train_ds``, ``optim``, ``loss`` in the config) is :class:`TokenizerTrainingMixin`'s;
+    ONNX export (``model.export("dv8.onnx")``, NeMo's ``Exportable``) :class:`TokenizerExportMixin`'s.
     """
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -154,6 +156,8 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
         chunk_latents: int | None = DEFAULT_CHUNK_LATENTS,
         tile_size: int | None = None,
         tile_overlap: int | None = None,
+        map_location: str | torch.device | None = None,
+        strict: bool = True,
     ) -> "CausalVideoTokenizer":
         """Load an official tokenizer by name (``Cosmos-Tokenizer-DV8x8x8`` or
         ``nvidia/...``; hub repo ``nvidia/<name>`` through the Hugging Face cache, offline
@@ -165,8 +169,14 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
         ``use_pytorch=False`` runs the TorchScript files as they are. ``device``: CUDA
         when available, else CPU; ``dtype``: bfloat16 on CUDA, float32 on CPU. ``config``
         names the network of a directory without ``config.json``; ``revision``,
-        ``cache_dir`` and ``token`` go to huggingface_hub.
+        ``cache_dir`` and ``token`` go to huggingface_hub. ``map_location`` (the device)
+        and ``strict`` are NeMo's names, so ``init_from_pretrained_model`` in a NeMo config
+        works; ``strict=False`` loads the weights that fit and logs the rest.
         """
+        if map_location is not None:
+            if device is not None and torch.device(device) != torch.device(map_location):
+                raise ValueError(f"device={device!r} and map_location={map_location!r} disagree; give one of them")
+            device = map_location
         if not (load_encoder or load_decoder or load_full_model):
             raise ValueError("nothing to load: set load_encoder, load_decoder or load_full_model")
         halves = {"encoder": load_encoder or load_full_model, "decoder": load_decoder or load_full_model}
@@ -193,7 +203,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
         )
         model = cls(cfg)
         if use_pytorch:
-            model._load_native_weights(files)
+            model._load_native_weights(files, strict)
         mode = "native network" if use_pytorch else "TorchScript " + ", ".join(f"{p}.jit" for p in parts)
         logging.info(
             f"Loaded Cosmos {files.config.short_name} ({model._halves()}) from {files.source} as {mode}, "
@@ -201,7 +211,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
         )
         return model
 
-    def _load_native_weights(self, files: CheckpointFiles) -> None:
+    def _load_native_weights(self, files: CheckpointFiles, strict: bool) -> None:
         if files.weights is not None:
             state = half_state_dict(read_state_dict(files.weights), self.network.has_encoder, self.network.has_decoder)
             source = str(files.weights)
@@ -210,7 +220,9 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
             for path in files.torchscript.values():
                 state.update(read_state_dict(path))
             source = " + ".join(str(path) for path in files.torchscript.values())
-        load_weights(self.network, state, source=source)
+        problems = load_weights(self.network, state, source=source, strict=strict)
+        if problems:
+            logging.warning(f"{source} loaded with strict=False: " + "; ".join(problems))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write our own format, ``config.json`` + ``model.safetensors``, which
@@ -372,7 +384,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, ModelPT):
 
     def _backend(self) -> NativeBackend | TorchScriptBackend:
         if self.network is None:
-            return TorchScriptBackend(self._scripted)
+            return TorchScriptBackend(self._scripted, self.dtype)
         return NativeBackend(self.network, self._chunk_latents)
 
     def _halves(self) -> str:

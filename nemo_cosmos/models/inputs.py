@@ -101,3 +101,31 @@ def uint8_to_pixels(frames: np.ndarray) -> Tensor:
 def pixels_to_uint8(pixels: Tensor) -> np.ndarray:
     """``[..., 3, H, W]`` in about ``[-1, 1]`` -> uint8 ``[..., H, W, 3]`` (clamped, rounded half up)."""
     return from_model_range(pixels.detach().cpu()).movedim(-3, -1).numpy()
+
+
+def check_exact_grid_input(x: Tensor, config: TokenizerConfig, half: str) -> None:
+    """What an exported half takes as it is, with no padding: the encoder pixels of
+    ``1 + k*ct`` frames (video, ``[B, 3, T, H, W]``) or images ``[B, 3, H, W]`` with H and
+    W multiples of the spatial compression; the decoder what :func:`check_latents` allows,
+    without an image model's extra time axis."""
+    if half not in ("encoder", "decoder"):
+        raise ValueError(f"half must be 'encoder' or 'decoder', got {half!r}")
+    rank = (5 if config.is_video else 4) - (half == "decoder" and config.is_discrete)
+    if not isinstance(x, Tensor) or x.dim() != rank:
+        got = f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"the exported {config.short_name} {half} takes a {rank}-D tensor, got {got}")
+    if half == "decoder":
+        check_latents(x, config)
+        return
+    check_pixels(x, config)
+    cs, ct = config.spatial_compression, config.temporal_compression
+    height, width = x.shape[-2:]
+    if height % cs or width % cs:
+        raise ValueError(
+            f"the exported {config.short_name} encoder takes height and width in multiples of {cs} (no padding "
+            f"inside the graph), got {height}x{width}; pad the frames or use CausalVideoTokenizer.encode"
+        )
+    if config.is_video and (x.shape[2] - 1) % ct:
+        raise ValueError(
+            f"the exported {config.short_name} encoder takes 1 + k*{ct} frames (e.g. {1 + ct}, {1 + 2 * ct}), got {x.shape[2]}"
+        )

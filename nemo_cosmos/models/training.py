@@ -11,8 +11,13 @@ Config sections (all optional until training starts):
   ``discriminator_channels``, ``discriminator_lr``.
 - ``freeze_encoder``: train the decoder only (the tokens of an existing dataset stay valid).
 
+Several GPUs train with DDP; :func:`training_strategy` picks one that tolerates the
+adversarial loss's idle parameters.
+
 Discrete models train through FSQ's straight-through rounding.
 """
+
+from collections.abc import Mapping, Sequence
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -30,6 +35,38 @@ from nemo_cosmos.models.losses import (
 from nemo_cosmos.modules import ResnetBlock
 from nemo_cosmos.modules.attention import _AttentionBlock
 from nemo_cosmos.networks import TokenizerConfig
+
+UNUSED_PARAMETERS_DDP = "ddp_find_unused_parameters_true"
+
+
+def training_strategy(trainer: Mapping, model: Mapping) -> str:
+    """The Lightning strategy for a ``trainer`` config (``strategy``, ``devices``,
+    ``num_nodes``, ``accelerator``) training a ``model`` config.
+
+    With the adversarial loss on, each step runs two backward passes (the tokenizer's,
+    then the discriminator's on a detached reconstruction) and the discriminator has no
+    gradients before ``adversarial_start_step``: DDP must allow parameters without
+    gradients, or Lightning stops at the first step. So ``ddp``, and ``auto`` where it
+    means DDP (several devices or nodes), become ``ddp_find_unused_parameters_true``;
+    any other choice is kept as given."""
+    strategy = trainer.get("strategy", "auto")
+    adversarial = float((model.get("loss") or {}).get("adversarial_weight", 0.0)) > 0
+    if not adversarial or strategy not in ("auto", "ddp"):
+        return strategy
+    several = int(trainer.get("num_nodes", 1)) > 1 or _device_count(trainer.get("devices", "auto"), trainer.get("accelerator", "auto")) > 1
+    return UNUSED_PARAMETERS_DDP if strategy == "ddp" or several else strategy
+
+
+def _device_count(devices: int | str | Sequence[int], accelerator: str) -> int:
+    """How many devices Lightning's ``devices`` asks for: a count, a list or ``"0,1"``;
+    ``"auto"`` and -1 mean every GPU (one CPU process on the CPU)."""
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()])
+    if isinstance(devices, Sequence) and not isinstance(devices, str):
+        return len(devices)
+    if str(devices).strip() in ("auto", "-1"):
+        return torch.cuda.device_count() if accelerator in ("auto", "gpu", "cuda") else 1
+    return int(devices)
 
 
 def init_for_training(network: nn.Module) -> nn.Module:
@@ -73,6 +110,23 @@ class TokenizerTrainingMixin:
         if self._cfg.get("freeze_encoder", False):
             for module in (self.network.encoder, self.network.quant_conv):
                 module.requires_grad_(False)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Lightning's setup hook: fitting puts the model in train mode (it is built in eval
+        mode for inference, and Lightning keeps the mode it finds, so dropout would stay
+        off); a frozen encoder stays in eval mode, so it gives the tokens it gives at
+        inference. Runs before Lightning's model summary, which then counts the modes."""
+        super().setup(stage)
+        if stage == "fit":
+            self.train()
+            if self._cfg.get("freeze_encoder", False):
+                for module in (self.network.encoder, self.network.quant_conv):
+                    module.eval()
+
+    def on_train_end(self) -> None:
+        """Back to eval mode after fitting, ready for inference and export."""
+        super().on_train_end()
+        self.eval()
 
     def setup_training_data(self, train_data_config: DictConfig | dict) -> None:
         self._train_dl = self._samples_loader(train_data_config, seed=None)

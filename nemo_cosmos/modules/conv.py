@@ -49,7 +49,7 @@ class CausalConv3d(StreamingModule):
             # and faster on CPU than the 3D kernel.
             conv = self.conv3d
             y = F.conv2d(x.flatten(3), conv.weight.squeeze(-1), conv.bias, stride=(conv.stride[0], 1))
-            return y.unflatten(3, x.shape[3:])
+            return y.view(y.shape[0], y.shape[1], y.shape[2], x.shape[3], x.shape[4])  # not unflatten: see pool_pairs
         if self._spatial_only and x.is_cpu and x.shape[:4].numel() <= _SLOW_CONV3D_LIMIT:
             return self._per_frame_conv2d(x)
         return self.conv3d(x)
@@ -59,7 +59,7 @@ class CausalConv3d(StreamingModule):
         conv = self.conv3d
         frames = x.transpose(1, 2).flatten(0, 1)
         y = F.conv2d(frames, conv.weight.squeeze(2), conv.bias, stride=conv.stride[1:], padding=conv.padding[1:])
-        return y.unflatten(0, x.shape[:1] + x.shape[2:3]).transpose(1, 2).contiguous()
+        return y.view(x.shape[0], x.shape[2], y.shape[1], y.shape[2], y.shape[3]).transpose(1, 2).contiguous()
 
     def _with_past_frames(self, x: Tensor) -> Tensor:
         if self.at_clip_start:

@@ -12,7 +12,10 @@ def pool_pairs(x: Tensor, dim: int) -> Tensor:
     """Average neighbouring pairs along ``dim`` (a trailing odd element is dropped), like a
     stride-2 average pool; written out because CPU ``avg_pool3d`` lacks bfloat16."""
     pairs = x.shape[dim] // 2
-    return x.narrow(dim, 0, 2 * pairs).unflatten(dim, (pairs, 2)).mean(dim + 1)
+    # A view with sizes read one by one, not unflatten: the ONNX export of unflatten loses the
+    # tensor's rank, and the exporter then bakes the traced sizes in (no dynamic axes).
+    shape = [*x.shape[:dim], pairs, 2, *x.shape[dim + 1 :]]
+    return x.narrow(dim, 0, 2 * pairs).view(shape).mean(dim + 1)
 
 
 class Downsample2d(nn.Module):

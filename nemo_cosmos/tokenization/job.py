@@ -1,18 +1,19 @@
 """The tokenization job: inputs -> parts -> one Megatron indexed dataset, on any number of ranks.
 
-1. Every rank lists the inputs the same way and cuts them into parts of
-   ``run.items_per_part`` inputs; rank ``r`` of ``N`` writes parts ``r, r+N, ...``.
-2. A part that is already complete with the same header (model, layout, clip and frame
-   settings, the input list) is reused, so an interrupted job resumes where it stopped;
-   any other part is (re)written under temporary names and renamed when complete.
-3. After a barrier, rank 0 merges the parts in part order into ``<output.dir>/<name>``
-   with megatron-core's ``add_index`` (atomically) and writes ``skipped.jsonl``. The
-   result is the same bytes whatever the number of ranks.
+1. Every rank lists the inputs the same way and identifies each (absolute path, size,
+   mtime in ns, caption). Before the model loads, the run is compared with what
+   ``output.dir`` holds (``output_state``): other settings, or changed or vanished
+   inputs of finished work, refuse the run unless ``output.overwrite``; a finished
+   dataset whose inputs are all still there is grown by the new ones only.
+2. The inputs to encode are cut into parts of whole encoding windows (``sharding``); the
+   ranks take parts from a shared queue. A complete part with the same header and the
+   same input identities is reused, so an interrupted run resumes where it stopped.
+3. Rank 0 writes the finished dataset (plus the new parts) under ``<name>.next`` with
+   megatron-core's ``add_index`` and swaps it in (``publish``); the end of the run logs
+   one line per rank (inputs, documents, skipped, clips/s, busy time).
 """
 
-import hashlib
-import json
-import shutil
+import contextlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,18 +25,25 @@ from nemo.utils import logging
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of, read_sidecar
+from nemo_cosmos.data.indexed.dataset_list import listed_prefixes, read_dataset_list
+from nemo_cosmos.data.indexed.records import iter_documents, iter_records
+from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
-from nemo_cosmos.data.indexed.writer import merge_parts
-from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem, collect_inputs
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, collect_inputs
 from nemo_cosmos.data.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from nemo_cosmos.networks import TokenizerConfig
+from nemo_cosmos.pretrained import resolve_checkpoint_files
 from nemo_cosmos.tokenization.distributed import Ranks, job_ranks
 from nemo_cosmos.tokenization.documents import CaptionTokenizer, LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder
+from nemo_cosmos.tokenization.inputs import absolute_items, identity_of, input_identity
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
+from nemo_cosmos.tokenization.output_state import OutputState, inspect_output
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
-from nemo_cosmos.tokenization.sharding import parts_for_rank, plan_parts
+from nemo_cosmos.tokenization.publish import build_and_swap, clean_parts, finish_swap, publish_list
+from nemo_cosmos.tokenization.rank_table import log_rank_table
+from nemo_cosmos.tokenization.settings import fingerprint, job_settings
+from nemo_cosmos.tokenization.sharding import Part, plan_parts, take_parts
 
 
 @dataclass(frozen=True)
@@ -61,11 +69,18 @@ class JobSummary:
         return self.tokens_this_run / self.seconds_this_run if self.seconds_this_run else 0.0
 
 
-def load_model(options: TokenizeJobOptions, ranks: Ranks):
-    """The encoder half of the tokenizer, on this rank's GPU when there is one."""
+def job_device(options: TokenizeJobOptions, ranks: Ranks) -> tuple[str, str]:
+    """This rank's device (``model.device``, else its GPU when there is one, else CPU) and
+    the dtype name the model will run in (``model.dtype``, else bfloat16 on CUDA, float32 on CPU)."""
+    device = options.model.device or (f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu")
+    dtype = options.model.dtype or ("bfloat16" if torch.device(device).type == "cuda" else "float32")
+    return device, dtype.removeprefix("torch.")
+
+
+def load_model(options: TokenizeJobOptions, device: str):
+    """The encoder half of the tokenizer on ``device``."""
     from nemo_cosmos.models import CausalVideoTokenizer  # imports NeMo's ModelPT machinery
 
-    device = options.model.device or (f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu")
     return CausalVideoTokenizer.from_pretrained(
         options.model.name_or_path,
         load_encoder=True,
@@ -80,25 +95,16 @@ def clip_sampling(options: TokenizeJobOptions, config: TokenizerConfig) -> ClipS
     """How clips are cut for a video model (None for image models)."""
     if not config.is_video:
         return None
-    clips = options.clips
     try:
-        return ClipSampling(
-            num_frames=clips.num_frames,
-            temporal_compression=config.temporal_compression,
-            frame_stride=clips.frame_stride,
-            target_fps=clips.target_fps,
-            max_clips=clips.max_clips_per_video,
-            pad_short=clips.pad_short,
-        )
+        return ClipSampling(**asdict(options.clips), temporal_compression=config.temporal_compression)
     except ValueError as error:
         raise ValueError(f"clips.*: {error} (the model {config.short_name} has temporal compression {config.temporal_compression})") from error
 
 
 def frame_geometry(options: TokenizeJobOptions, config: TokenizerConfig) -> FrameGeometry:
-    frames = options.frames
-    cs = config.spatial_compression
+    """The frame size rule for the model's spatial compression."""
     try:
-        return FrameGeometry(height=frames.height, width=frames.width, mode=frames.fit, multiple=cs, min_side=frames.min_side or cs)
+        return FrameGeometry(**asdict(options.frames), multiple=config.spatial_compression)
     except ValueError as error:
         raise ValueError(f"frames.*: {error}") from error
 
@@ -115,39 +121,32 @@ def document_format(options: TokenizeJobOptions, config: TokenizerConfig) -> Tok
     return TokenDocuments(layout, captions, options.captions.multimodal)
 
 
-def recipe_header(options: TokenizeJobOptions, items: list[MediaItem], sampling: ClipSampling | None, geometry: FrameGeometry) -> dict[str, Any]:
-    """The job settings that decide the contents of every part; a part written with others is redone."""
-    listing = json.dumps([[item.path, item.kind, item.caption] for item in items])
-    return {
-        "inputs": {"count": len(items), "sha256": hashlib.sha256(listing.encode("utf-8")).hexdigest()},
-        "items_per_part": options.run.items_per_part,
-        "clips": asdict(sampling) if sampling is not None else None,
-        "frames": asdict(geometry),
-    }
-
-
-def _complete_with(prefix: str | Path, header: dict[str, Any]) -> dict[str, Any] | None:
-    """The sidecar of the dataset at ``prefix`` when it is complete and was written for ``header``."""
-    sidecar = complete_sidecar(prefix)
-    return sidecar if sidecar is not None and header_of(sidecar) == header else None
-
-
 def dataset_tokens(prefix: str | Path, sidecar: dict[str, Any]) -> int:
     """Stored ids of a token dataset (captions and special ids included), or latent positions ``t*h*w``."""
     if sidecar["kind"] == "latents":
-        return sum(int(np.prod(document["shape"][1:])) for document in sidecar["documents"])
+        return sum(int(np.prod(document["shape"][1:])) for document in iter_documents(prefix))
     if not sidecar["num_documents"]:
         return 0
     indexed = IndexedDataset(str(prefix), multimodal=sidecar["multimodal"])  # alive while its memory map is read
     return int(indexed.sequence_lengths.sum())
 
 
-def _summarize(prefix: Path, sidecar: dict[str, Any], written: int, reused: int, this_run: PartStats) -> JobSummary:
+def output_datasets(final: Path) -> list[Path]:
+    """The datasets that make up the output at ``final``: the parts it lists, or itself."""
+    listing = read_dataset_list(final)
+    return listed_prefixes(final, listing) if listing is not None else [final]
+
+
+def _summarize(final: Path, written: int, reused: int, this_run: PartStats) -> JobSummary:
+    datasets = [(prefix, complete_sidecar(prefix)) for prefix in output_datasets(final)]
+    skipped_path = final.parent / "skipped.jsonl"
+    with skipped_path.open(encoding="utf-8") if skipped_path.is_file() else contextlib.nullcontext([]) as skipped:
+        skips = sum(1 for _ in skipped)
     return JobSummary(
-        prefix=str(prefix),
-        documents=sidecar["num_documents"],
-        skipped=len(sidecar["skipped"]),
-        tokens=dataset_tokens(prefix, sidecar),
+        prefix=str(final),
+        documents=sum(sidecar["num_documents"] for _, sidecar in datasets),
+        skipped=skips,
+        tokens=sum(dataset_tokens(prefix, sidecar) for prefix, sidecar in datasets),
         parts_written=written,
         parts_reused=reused,
         documents_this_run=this_run.documents,
@@ -166,67 +165,118 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
     )
 
 
-def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -> tuple[PartStats, int, int]:
-    """This run's totals over all ranks; time is the slowest rank's, as ranks work side by side."""
-    gathered = ranks.gather((stats, written, reused))
+def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int) -> tuple[PartStats, int]:
+    """This run's totals and parts written over all ranks (time is the slowest rank's, as ranks
+    work side by side), after logging one line per rank."""
+    gathered = ranks.gather((stats, written))
+    if ranks.is_first:
+        log_rank_table([rank_stats for rank_stats, _ in gathered])
     total = PartStats()
-    for rank_stats, _, _ in gathered:
+    for rank_stats, _ in gathered:
         total.add(rank_stats)
-    total.seconds = max(rank_stats.seconds for rank_stats, _, _ in gathered)
-    return total, sum(g[1] for g in gathered), sum(g[2] for g in gathered)
+    total.seconds = max(rank_stats.seconds for rank_stats, _ in gathered)
+    return total, sum(count for _, count in gathered)
+
+
+def _reusable(prefix: Path, header: dict[str, Any], identities: list[dict[str, Any]]) -> bool:
+    """Whether the part at ``prefix`` is complete, made with ``header``, from exactly these inputs."""
+    sidecar = complete_sidecar(prefix)
+    if sidecar is None or header_of(sidecar) != header or sidecar["num_inputs"] != len(identities):
+        return False
+    return all(identity_of(record) == identity for record, identity in zip(iter_records(prefix), identities))
+
+
+def _plan(options: TokenizeJobOptions, ranks: Ranks) -> tuple[list, list[dict[str, Any]], str, dict[str, Any], OutputState]:
+    """Inputs, their identities, the device, the header and the plan against ``output.dir``; nothing loaded or written."""
+    items = absolute_items(collect_inputs(options.input.paths))
+    if not items:
+        raise ValueError(f"input.paths={options.input.paths} holds no video {sorted(VIDEO_EXTENSIONS)} or image {sorted(IMAGE_EXTENSIONS)} files")
+    listing = [input_identity(item) for item in items]
+    device, dtype = job_device(options, ranks)
+    files = resolve_checkpoint_files(options.model.name_or_path, ["encoder"], allow_weights=options.model.use_pytorch)
+    clip_sampling(options, files.config), frame_geometry(options, files.config)  # bad clip or frame options fail here, before any loading
+    settings = job_settings(options, files, torch.device(device).type, dtype)
+    header = {**document_format(options, files.config).header(options.model.name_or_path, files.config), "settings": settings}
+    state = inspect_output(Path(options.output.dir).resolve(), options.output.name, header, fingerprint(settings), listing, options.output.overwrite)
+    return items, listing, device, header, state
 
 
 def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
-    """Run the job described by ``cfg`` (see ``TokenizeJobOptions``) on this rank; returns the summary."""
-    options = load_job_options(cfg)
-    with job_ranks(options.run.distributed_timeout_minutes) as ranks:
-        items = collect_inputs(options.input.paths)  # before the model: no weights loaded for nothing
-        if not items:
-            raise ValueError(f"input.paths={options.input.paths} holds no video {sorted(VIDEO_EXTENSIONS)} or image {sorted(IMAGE_EXTENSIONS)} files")
-        model = load_model(options, ranks)
-        config = model.network_config
-        sampling, geometry = clip_sampling(options, config), frame_geometry(options, config)
-        formatter = document_format(options, config)
-        header = {**formatter.header(options.model.name_or_path, config), "recipe": recipe_header(options, items, sampling, geometry)}
-        output = Path(options.output.dir)
-        final = output / options.output.name
-        finished = _complete_with(final, header)
-        if finished is not None:
-            logging.info(f"{final} is already complete for these inputs and settings; nothing to do")
-            summary = _summarize(final, finished, 0, 0, PartStats())
-            if ranks.is_first:
-                _log_summary(summary, header["kind"], ranks.world_size)
-            return summary
+    """Run the job described by ``cfg`` (see ``TokenizeJobOptions``) on this rank; returns the summary.
 
-        parts = plan_parts(len(items), options.run.items_per_part)
-        prefixes = [str(output / "parts" / f"{options.output.name}-{part.name}") for part in parts]
-        mine = parts_for_rank(parts, ranks.rank, ranks.world_size)
-        encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents)
-        stats, written, reused = PartStats(), 0, 0
-        bar = tqdm(
-            total=sum(part.stop - part.start for part in mine),
-            desc=f"rank {ranks.rank}/{ranks.world_size}",
-            unit="input",
-            position=ranks.local_rank,
-            disable=not options.run.progress,
-        )
-        with bar:
-            for part in mine:
-                prefix = prefixes[part.index]
-                if _complete_with(prefix, header) is not None:
-                    reused += 1
-                    bar.update(part.stop - part.start)
-                    continue
-                stats.add(write_part(prefix, header, items[part.start : part.stop], sampling, geometry, encoder, formatter, bar))
-                written += 1
-        this_run, written, reused = _over_all_ranks(ranks, stats, written, reused)  # also waits for every rank's parts
-        merged = None
-        if ranks.is_first:
-            merged = merge_parts(prefixes, final, skipped_path=output / "skipped.jsonl")
-            if not options.output.keep_parts:
-                shutil.rmtree(output / "parts")
-        ranks.barrier()
-        summary = _summarize(final, merged if merged is not None else read_sidecar(final), written, reused, this_run)
+    Raises ``RefusedRun`` (a ValueError) before anything is loaded or written when
+    ``output.dir`` holds finished work the run would lose or change.
+    """
+    options = load_job_options(cfg)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.run.threads)  # the same in one process and under torchrun: float bits depend on it
+    try:
+        with job_ranks(options.run.distributed_timeout_minutes) as ranks:
+            return _run(options, ranks)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _publish(options: TokenizeJobOptions, state: OutputState, parts: list[Path]) -> None:
+    """Merge (or list) the finished datasets and the new parts as the output, then tidy ``parts/``."""
+    parts_root = state.final.parent / "parts"
+    if options.output.merge:
+        build_and_swap(state.final, state.header, state.base, state.growth.dropped, parts)
+        clean_parts(parts_root, {state.parts_dir} if options.output.keep_parts else None)
+    else:  # the listed parts are the dataset: every folder that holds one stays
+        publish_list(state.final, state.base, state.growth.dropped, parts)
+        clean_parts(parts_root, {state.parts_dir, *(prefix.parent for prefix in state.base)})
+
+
+def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
+    output = Path(options.output.dir).resolve()
+    final = output / options.output.name
+    if ranks.is_first and finish_swap(final):
+        logging.info(f"finished swapping in {final}, which an earlier run had completed when it stopped")
+    ranks.barrier()
+    items, listing, device, header, state = _plan(options, ranks)
+    for note in state.notes:
+        logging.info(note)
+    if state.up_to_date:
+        logging.info(f"{final} is already complete for these inputs and settings; nothing to do")
+        summary = _summarize(final, 0, 0, PartStats())
         if ranks.is_first:
             _log_summary(summary, header["kind"], ranks.world_size)
         return summary
+
+    growth = state.growth
+    parts = plan_parts(len(growth.new), growth.kept, options.run.batch_size, options.run.items_per_part)
+    prefixes = [state.parts_dir / part.name(options.output.name) for part in parts]
+
+    def inputs_of(part: Part) -> list[int]:
+        return growth.new[part.start - growth.kept : part.stop - growth.kept]
+
+    todo = [i for i, part in enumerate(parts) if not _reusable(prefixes[i], header, [listing[p] for p in inputs_of(part)])] if ranks.is_first else None
+    todo = ranks.gather(todo)[0]  # rank 0's view, before any rank writes
+    model = load_model(options, device)
+    config = model.network_config
+    sampling, geometry = clip_sampling(options, config), frame_geometry(options, config)
+    formatter = document_format(options, config)
+    encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents)
+    stats, written = PartStats(), 0
+    bar = tqdm(desc=f"rank {ranks.rank}/{ranks.world_size}", unit="input", position=ranks.local_rank, disable=not options.run.progress)
+    with bar:
+        for index in take_parts(ranks, len(todo)):
+            part = parts[todo[index]]
+            positions = inputs_of(part)
+            bar.total = (bar.total or 0) + len(positions)
+            bar.refresh()
+            stats.add(
+                write_part(
+                    str(prefixes[todo[index]]), header, [items[p] for p in positions], [listing[p] for p in positions], sampling, geometry, encoder, formatter, bar
+                )
+            )
+            written += 1
+    this_run, written = _over_all_ranks(ranks, stats, written)  # also waits for every rank's parts
+    if ranks.is_first:
+        _publish(options, state, prefixes)
+    ranks.barrier()
+    summary = _summarize(final, written, len(parts) - len(todo), this_run)
+    if ranks.is_first:
+        _log_summary(summary, header["kind"], ranks.world_size)
+    return summary

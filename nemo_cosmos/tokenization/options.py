@@ -1,9 +1,11 @@
 """The options of a tokenization job: one typed schema that the recipe's YAML files fill in.
 
-``conf/tokenize_ar.yaml`` and ``conf/tokenize_diffusion.yaml`` set values; this schema
-says which keys exist and what type they have, so a misspelt key or a wrong type on the
-command line fails at once instead of being ignored. Every key is documented here and
-in the YAML files.
+``conf/tokenize_ar.yaml`` (and ``conf/tokenize_diffusion.yaml``, which inherits it) set
+values; this schema says which keys exist and what type they have, so a misspelt key or
+a wrong type on the command line fails at once instead of being ignored. ``clips`` and
+``frames`` are the media side's own option classes (``ClipOptions``, ``FrameOptions``),
+which ``ClipSampling`` and ``FrameGeometry`` extend with the model's compression: one
+definition of each key. Every key is documented here and in the YAML files.
 """
 
 from dataclasses import dataclass, field
@@ -11,6 +13,8 @@ from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+from nemo_cosmos.data.media import ClipOptions, FrameOptions
 
 
 @dataclass
@@ -36,42 +40,19 @@ class InputOptions:
 
 @dataclass
 class OutputOptions:
-    """The dataset is written to ``<dir>/<name>.bin``, ``.idx`` and ``.json`` (sidecar), with
-    ``<dir>/skipped.jsonl`` and the per-part datasets under ``<dir>/parts/``. With several
-    nodes, ``dir`` must be on a filesystem they all share."""
+    """The dataset is written to ``<dir>/<name>.bin``, ``.idx``, ``.inputs.jsonl`` (per-input
+    records) and ``.json`` (sidecar), with ``<dir>/skipped.jsonl`` and the per-part datasets
+    under ``<dir>/parts/``. With several nodes, ``dir`` must be on a filesystem they all
+    share. A re-run into a ``dir`` that holds finished work made with other settings, or
+    from inputs that changed, is refused unless ``overwrite`` (rebuild aside, then swap).
+    ``merge: false`` leaves the parts where they are and lists them in ``<dir>/<name>.parts``
+    (a Megatron ``data_path``) instead of copying them into one dataset."""
 
     dir: str = MISSING
-    name: str = "dataset"
+    name: str = "tokens"
     keep_parts: bool = True
-
-
-@dataclass
-class ClipOptions:
-    """How clips are cut from videos. ``num_frames`` must be ``1 + k*ct`` (ct: the model's
-    temporal compression; e.g. 17, 33 or 121 for ct = 8), giving ``1 + k`` latent frames.
-    Frames are sampled every ``frame_stride`` frames or at ``target_fps`` (not both).
-    ``max_clips_per_video``: ``null`` takes every non-overlapping clip. ``pad_short``: a video
-    shorter than one clip is padded by repeating its last frame (logged) instead of skipped."""
-
-    num_frames: int = 33
-    frame_stride: int = 1
-    target_fps: float | None = None
-    max_clips_per_video: int | None = 1
-    pad_short: bool = False
-
-
-@dataclass
-class FrameOptions:
-    """Spatial size: the shorter side is resized, then the frame centre-cropped (``fit: crop``)
-    or padded (``fit: pad``) to ``height`` x ``width`` (multiples of the spatial compression).
-    Both ``null``: native resolution, cropped (or padded) to a multiple of the compression.
-    Sources with a shorter side below ``min_side`` (``null``: the spatial compression, one
-    latent cell) are skipped."""
-
-    height: int | None = None
-    width: int | None = None
-    fit: str = "crop"
-    min_side: int | None = None
+    overwrite: bool = False
+    merge: bool = True
 
 
 @dataclass
@@ -107,14 +88,17 @@ class LatentOptions:
 
 @dataclass
 class RunOptions:
-    """Execution: inputs are cut into parts of ``items_per_part`` (the unit of resumption;
-    the output never depends on how many ranks run); ``batch_size`` same-shape clips are
-    encoded together; video frames are streamed into the encoder ``chunk_latents``
-    latent frames (``chunk_latents * ct`` frames) at a time."""
+    """Execution: inputs are encoded in windows of ``batch_size`` consecutive inputs (clips of
+    one shape in a window are encoded together); parts of whole windows, at most
+    ``items_per_part`` inputs, are the unit of resumption and are taken by the ranks from a
+    shared queue. Video frames are streamed into the encoder ``chunk_latents`` latent frames
+    (``chunk_latents * ct`` frames) at a time. ``threads``: intra-op threads per rank, set
+    the same way with one process or many (on CPU it changes the last bits of floats)."""
 
     items_per_part: int = 64
     batch_size: int = 4
     chunk_latents: int = 2
+    threads: int = 1
     progress: bool = True
     distributed_timeout_minutes: int = 1440
 

@@ -1,8 +1,10 @@
-"""Writing one part: plan its inputs, encode them, write documents and skip records in input order.
+"""Writing one part: plan its inputs, encode them window by window, write documents and skip records in input order.
 
 Encoding finishes clips out of input order (lanes, size buckets); results wait here until
-everything before them is written, so a part's documents always follow its input order
-and the bytes never depend on batching. A part is an indexed dataset of its own, under
+everything before them is written, so a part's documents always follow its input order.
+Clips are batched only within a window of ``batch_size`` consecutive inputs, so which
+clips are computed together never depends on where parts begin. Each input ends with its
+record (identity, documents, skips). A part is an indexed dataset of its own, under
 temporary names until complete (see ``IndexedDatasetWriter``).
 """
 
@@ -11,13 +13,13 @@ from dataclasses import dataclass, fields
 from itertools import chain
 from typing import Any
 
-from nemo.utils import logging
-
 from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
 from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem
 from nemo_cosmos.tokenization.documents import LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder, Result
 from nemo_cosmos.tokenization.planning import Unit, plan_item
+from nemo_cosmos.tokenization.rank_log import rank_warning
+from nemo_cosmos.tokenization.sharding import windows_of
 
 
 @dataclass
@@ -43,7 +45,9 @@ class PartStats:
 class _InOrder:
     """Writes the entries of a part (skip records and encoded units) in input order as results arrive."""
 
-    def __init__(self, writer: IndexedDatasetWriter, entries: list[tuple[Unit | dict[str, Any], bool]], formatter, stats: PartStats, progress) -> None:
+    def __init__(
+        self, writer: IndexedDatasetWriter, entries: list[tuple[Unit | dict[str, Any], dict[str, Any] | None]], formatter, stats: PartStats, progress
+    ) -> None:
         self.writer, self.entries, self.formatter, self.stats, self.progress = writer, entries, formatter, stats, progress
         self.results: dict[int, Result] = {}
         self.next = 0
@@ -54,7 +58,7 @@ class _InOrder:
 
     def write_ready(self) -> None:
         while self.next < len(self.entries):
-            entry, last_of_item = self.entries[self.next]
+            entry, identity = self.entries[self.next]  # the identity closes an input
             if isinstance(entry, Unit):
                 if self.next not in self.results:
                     return
@@ -62,7 +66,8 @@ class _InOrder:
             else:
                 self._skip(entry)
             self.next += 1
-            if last_of_item:
+            if identity is not None:
+                self.writer.end_input(identity)
                 self.stats.inputs += 1
                 self.progress.update(1)
         self.progress.set_postfix(documents=self.stats.documents, skipped=self.stats.skipped, refresh=False)
@@ -80,7 +85,7 @@ class _InOrder:
             self.stats.clips += 1
 
     def _skip(self, record: dict[str, Any]) -> None:
-        logging.warning(f"skipped {record['path']}: {record['reason']}")
+        rank_warning(f"skipped {record['path']}: {record['reason']}")
         self.writer.add_skipped(record)
         self.stats.skipped += 1
 
@@ -89,30 +94,33 @@ def write_part(
     prefix: str,
     header: dict[str, Any],
     items: list[MediaItem],
+    identities: list[dict[str, Any]],
     sampling: ClipSampling | None,
     geometry: FrameGeometry,
     encoder: BatchEncoder,
     formatter: TokenDocuments | LatentDocuments,
     progress,
 ) -> PartStats:
-    """Tokenize ``items`` into the complete dataset at ``prefix``; returns what was written.
+    """Tokenize ``items`` (with their ``identities``) into the complete dataset at ``prefix``; returns what was written.
 
     ``sampling`` is None for image models. ``progress`` (a tqdm bar) advances by one per input.
     """
     started = time.perf_counter()
-    entries: list[tuple[Unit | dict[str, Any], bool]] = []
-    for item in items:
-        planned = plan_item(item, sampling, geometry, header["tokenizer"]["name"])
-        planned = [planned] if isinstance(planned, dict) else planned
-        entries.extend((entry, i == len(planned) - 1) for i, entry in enumerate(planned))
-    units = [(position, entry) for position, (entry, _) in enumerate(entries) if isinstance(entry, Unit)]
-    videos = [(position, unit) for position, unit in units if unit.clip is not None]
-    images = [(position, unit) for position, unit in units if unit.clip is None]
     stats = PartStats()
     with IndexedDatasetWriter(prefix, header) as writer:
+        entries: list[tuple[Unit | dict[str, Any], dict[str, Any] | None]] = []
         in_order = _InOrder(writer, entries, formatter, stats, progress)
-        in_order.write_ready()  # inputs skipped at planning before the first unit
-        for position, result in chain(encoder.encode_videos(videos), encoder.encode_images(images)):
-            in_order.offer(position, result)
+        for window in windows_of(len(items), encoder.batch_size):
+            first = len(entries)
+            for index in window:
+                planned = plan_item(items[index], sampling, geometry, header["tokenizer"]["name"])
+                planned = [planned] if isinstance(planned, dict) else planned
+                entries.extend((entry, identities[index] if i == len(planned) - 1 else None) for i, entry in enumerate(planned))
+            units = [(position, entry) for position, (entry, _) in enumerate(entries) if position >= first and isinstance(entry, Unit)]
+            videos = [(position, unit) for position, unit in units if unit.clip is not None]
+            images = [(position, unit) for position, unit in units if unit.clip is None]
+            in_order.write_ready()  # inputs skipped at planning before the window's first unit
+            for position, result in chain(encoder.encode_videos(videos), encoder.encode_images(images)):
+                in_order.offer(position, result)
     stats.seconds = time.perf_counter() - started
     return stats

@@ -1,41 +1,64 @@
-"""Splitting a job's inputs into parts and parts among ranks, so the output never depends on the rank count.
+"""Cutting a run's inputs into parts, and sharing the parts among ranks through a queue.
 
-The ordered input list is cut into consecutive parts of ``items_per_part`` items. Each
-part is written to its own indexed dataset; merging the parts in part order gives the
-same documents in the same order whatever the number of ranks, and a part that is
-complete is never redone, even when a job resumes with a different number of ranks.
+Inputs are encoded in *windows* of ``batch_size`` consecutive inputs (clips batched
+together only ever come from one window), and a part is a run of whole windows. So
+which clips are computed together depends on the inputs alone: not on the number of
+ranks, nor on the part size, which is chosen from the input count (about
+``TARGET_PARTS`` parts, at most ``items_per_part`` inputs each) so that small jobs still
+make enough parts for every rank. Ranks take the next part from a counter shared through
+the process group's store, so a rank that drew large inputs does not hold the others up:
+the fast ones take more parts.
 """
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import torch.distributed as dist
+
+from nemo_cosmos.tokenization.distributed import Ranks
+
+TARGET_PARTS = 1024
+_queues = itertools.count()  # every rank creates its queues in the same order
 
 
 @dataclass(frozen=True)
 class Part:
-    """Part ``index`` of ``count``, covering inputs ``[start, stop)``."""
+    """The inputs at dataset positions ``[start, stop)``."""
 
-    index: int
-    count: int
     start: int
     stop: int
 
     @property
-    def name(self) -> str:
-        """``part-00003-of-00010``: sorts in part order and names the plan it belongs to."""
-        return f"part-{self.index:05d}-of-{self.count:05d}"
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def name(self, dataset: str) -> str:
+        """``tokens-000000064-000000128``: sorts in dataset order and says what it covers."""
+        return f"{dataset}-{self.start:09d}-{self.stop:09d}"
 
 
-def plan_parts(num_items: int, items_per_part: int) -> list[Part]:
-    """Consecutive parts of at most ``items_per_part`` inputs covering ``num_items`` inputs."""
-    if items_per_part < 1:
-        raise ValueError(f"items_per_part must be at least 1, got {items_per_part}")
-    if num_items < 0:
-        raise ValueError(f"num_items must be non-negative, got {num_items}")
-    count = -(-num_items // items_per_part)
-    return [Part(index=i, count=count, start=i * items_per_part, stop=min(num_items, (i + 1) * items_per_part)) for i in range(count)]
+def plan_parts(count: int, first: int, window: int, items_per_part: int) -> list[Part]:
+    """Parts covering ``count`` inputs from dataset position ``first``, each of whole windows of ``window`` inputs."""
+    if window < 1 or items_per_part < 1 or count < 0:
+        raise ValueError(f"window and items_per_part must be at least 1 and count non-negative, got {window}, {items_per_part}, {count}")
+    windows = -(-count // window)
+    per_part = max(1, min(items_per_part // window, -(-windows // TARGET_PARTS)))
+    size = per_part * window
+    return [Part(first + start, first + min(count, start + size)) for start in range(0, count, size)]
 
 
-def parts_for_rank(parts: list[Part], rank: int, world_size: int) -> list[Part]:
-    """The parts rank ``rank`` of ``world_size`` writes: every ``world_size``-th, starting at ``rank``."""
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, world_size), got rank={rank} world_size={world_size}")
-    return parts[rank::world_size]
+def windows_of(count: int, window: int) -> list[range]:
+    """The encoding windows of a part of ``count`` inputs (positions within the part)."""
+    return [range(start, min(count, start + window)) for start in range(0, count, window)]
+
+
+def take_parts(ranks: Ranks, count: int) -> Iterator[int]:
+    """The indices of the parts this rank should write, taken one at a time from a queue shared by all ranks."""
+    if ranks.world_size == 1:
+        yield from range(count)
+        return
+    key = f"nemo_cosmos/tokenization/part_queue/{next(_queues)}"
+    store = dist.distributed_c10d._get_default_store()
+    while (index := store.add(key, 1) - 1) < count:
+        yield index

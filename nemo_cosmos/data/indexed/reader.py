@@ -1,7 +1,7 @@
 """Reading documents back from a nemo-cosmos indexed dataset: latents, token grids, provenance.
 
 megatron-core's ``IndexedDataset`` reads the flat sequences; the sidecar says what they
-are. The vision sequence is always the last sequence of a document: caption text, if
+are, and the per-input records give each document's shape and source. The vision sequence is always the last sequence of a document: caption text, if
 any, comes before it, as its own sequence (multimodal datasets) or as the first
 ``text_prefix`` ids of that same sequence (recorded per document in the sidecar).
 """
@@ -14,6 +14,7 @@ import torch
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 
 from nemo_cosmos.data.indexed.latent_storage import sequence_to_latent
+from nemo_cosmos.data.indexed.records import iter_documents
 from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
 
@@ -29,18 +30,25 @@ class IndexedDocuments:
         self.prefix = str(prefix)
         self.mmap = mmap
         if not is_complete(self.prefix):
-            raise FileNotFoundError(f"{self.prefix}: no complete nemo-cosmos dataset here (needs .bin, .idx and the .json sidecar written last)")
+            raise FileNotFoundError(
+                f"{self.prefix}: no complete nemo-cosmos dataset here (needs .bin, .idx, .inputs.jsonl and the .json sidecar written last)"
+            )
         self.sidecar = read_sidecar(self.prefix)
+        self.documents = list(iter_documents(self.prefix))
         self.kind = self.sidecar["kind"]
         self.layout = TokenLayout.from_header(self.sidecar) if self.kind == "tokens" else None
         self._indexed = IndexedDataset(self.prefix, multimodal=self.sidecar["multimodal"], mmap=mmap) if self.sidecar["num_documents"] else None
-        if self._indexed is not None and len(self._indexed.document_indices) - 1 != self.sidecar["num_documents"]:
-            raise ValueError(
-                f"{self.prefix}: the index holds {len(self._indexed.document_indices) - 1} documents, the sidecar {self.sidecar['num_documents']}"
-            )
+        counts = {"index": len(self._indexed.document_indices) - 1 if self._indexed is not None else 0, "records": len(self.documents)}
+        if any(count != self.sidecar["num_documents"] for count in counts.values()):
+            raise ValueError(f"{self.prefix}: the sidecar counts {self.sidecar['num_documents']} documents, but the {counts}")
 
     def __len__(self) -> int:
         return self.sidecar["num_documents"]
+
+    @property
+    def indexed(self) -> IndexedDataset | None:
+        """megatron-core's reader of the ``.bin``/``.idx`` (None for a dataset without documents)."""
+        return self._indexed
 
     def _check(self, doc: int) -> int:
         if not 0 <= doc < len(self):
@@ -49,11 +57,11 @@ class IndexedDocuments:
 
     def shape(self, doc: int) -> list[int]:
         """The vision shape of a document: ``[C, t, h, w]`` for video latents, ``[t, h, w]`` for video tokens."""
-        return self.sidecar["documents"][self._check(doc)]["shape"]
+        return self.documents[self._check(doc)]["shape"]
 
     def source(self, doc: int) -> dict[str, Any]:
         """Where a document came from: source path, clip start/end frame and the like."""
-        return self.sidecar["documents"][self._check(doc)]["source"]
+        return self.documents[self._check(doc)]["source"]
 
     def vision_sequence(self, doc: int) -> np.ndarray:
         """The stored vision sequence of a document (the last sequence, less any inline caption ids).
@@ -63,7 +71,7 @@ class IndexedDocuments:
         last_sequence = int(self._indexed.document_indices[self._check(doc) + 1]) - 1
         sequence = self._indexed[last_sequence]
         sequence = sequence[0] if isinstance(sequence, tuple) else sequence
-        return np.array(sequence[self.sidecar["documents"][doc].get("text_prefix", 0) :], copy=True)
+        return np.array(sequence[self.documents[doc].get("text_prefix", 0) :], copy=True)
 
     def latent(self, doc: int) -> torch.Tensor:
         """The latent of a document, in its stored dtype, bit-exact."""

@@ -1,10 +1,11 @@
 """The JSON sidecar next to each indexed dataset: what the numbers mean and where they came from.
 
 ``<prefix>.json`` holds a header (tokenizer name and config, compression, dtype and
-storage dtype, vocabulary and special ids or latent channels) and a body (one record per
-document with its shape and source, the skipped inputs, the document count and the
-``.bin`` size). It is written last and atomically, so its presence with a matching
-``.bin`` size marks a dataset as complete.
+storage dtype, vocabulary and special ids or latent channels, the job's settings) and a
+small body: document and input counts, the ``.bin`` size and the SHA-256 of ``.bin``,
+``.idx`` and the per-input records (``<prefix>.inputs.jsonl``, see ``records``), which
+hold each document's shape and source and the skipped inputs. It is written last and
+atomically, so its presence with a matching ``.bin`` size marks a dataset as complete.
 """
 
 import json
@@ -15,10 +16,12 @@ from nemo_cosmos.data.indexed.atomic import write_text_atomic
 from nemo_cosmos.data.indexed.latent_storage import latent_storage_dtype
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
 
-SIDECAR_FORMAT = "nemo-cosmos-indexed-dataset/1"
+SIDECAR_FORMAT = "nemo-cosmos-indexed-dataset/2"
+# format 1 kept every document and skip record inline and no input identities
+EARLIER_FORMATS = ("nemo-cosmos-indexed-dataset/1",)
 # megatron-core multimodal sequence modes: caption text before the vision tokens of a document
 SEQUENCE_MODES = {"text": 0, "vision": 1}
-BODY_KEYS = ("num_documents", "bin_bytes", "documents", "skipped")
+BODY_KEYS = ("num_documents", "num_inputs", "bin_bytes", "sha256")
 
 
 def sidecar_path(prefix: str | Path) -> Path:
@@ -79,20 +82,38 @@ def read_sidecar(prefix: str | Path) -> dict[str, Any]:
         sidecar = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: sidecar is not valid JSON ({error.msg})") from error
-    if not isinstance(sidecar, dict) or sidecar.get("format") != SIDECAR_FORMAT:
+    found = sidecar.get("format") if isinstance(sidecar, dict) else None
+    if found in EARLIER_FORMATS:
+        raise ValueError(f"{path}: written by an earlier nemo-cosmos ({found}), which recorded no per-input records; rewrite the dataset")
+    if found != SIDECAR_FORMAT:
         raise ValueError(f"{path}: not a {SIDECAR_FORMAT} sidecar")
     return sidecar
 
 
+def sidecar_format(prefix: str | Path) -> str | None:
+    """The ``format`` a sidecar at ``prefix`` declares (earlier ones included), or None when
+    there is no readable sidecar."""
+    try:
+        sidecar = json.loads(sidecar_path(prefix).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return sidecar.get("format") if isinstance(sidecar, dict) else None
+
+
+def dataset_files(prefix: str | Path) -> list[Path]:
+    """Every file of the dataset at ``prefix``, the sidecar (the completion marker) last."""
+    return [Path(f"{prefix}.bin"), Path(f"{prefix}.idx"), Path(f"{prefix}.inputs.jsonl"), sidecar_path(prefix)]
+
+
 def complete_sidecar(prefix: str | Path) -> dict[str, Any] | None:
-    """The sidecar of a finished dataset at ``prefix`` (sidecar written, ``.idx`` present,
-    ``.bin`` of the recorded size), or ``None`` when it is not finished."""
-    bin_path, idx_path = Path(f"{prefix}.bin"), Path(f"{prefix}.idx")
+    """The sidecar of a finished dataset at ``prefix`` (sidecar written, ``.idx`` and the
+    records present, ``.bin`` of the recorded size), or ``None`` when it is not finished."""
+    bin_path, idx_path, records, _ = dataset_files(prefix)
     try:
         sidecar = read_sidecar(prefix)
     except (FileNotFoundError, ValueError):
         return None
-    finished = idx_path.is_file() and bin_path.is_file() and bin_path.stat().st_size == sidecar.get("bin_bytes")
+    finished = idx_path.is_file() and records.is_file() and bin_path.is_file() and bin_path.stat().st_size == sidecar.get("bin_bytes")
     return sidecar if finished else None
 
 

@@ -6,10 +6,11 @@ such as the clip's ``start_frame`` and ``end_frame``.
 """
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nemo_cosmos.data.indexed.atomic import write_text_atomic
+from nemo_cosmos.data.indexed.atomic import partial_path, publish
 
 
 def skip_record(path: str | Path, reason: str, **details: Any) -> dict[str, Any]:
@@ -17,9 +18,12 @@ def skip_record(path: str | Path, reason: str, **details: Any) -> dict[str, Any]
     return {"path": str(path), "reason": " ".join(str(reason).split()), **details}
 
 
-def write_skipped(path: str | Path, records: list[dict[str, Any]]) -> None:
-    """Write the records to a JSONL file (atomically: temporary file, then rename)."""
-    write_text_atomic(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
+def write_skipped(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """Write the records to a JSONL file, one at a time (atomically: temporary file, then rename)."""
+    with partial_path(path).open("w", encoding="utf-8") as lines:
+        for record in records:
+            lines.write(json.dumps(record, sort_keys=True) + "\n")
+    publish(path)
 
 
 def read_skipped(path: str | Path) -> list[dict[str, Any]]:

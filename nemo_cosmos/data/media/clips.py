@@ -8,14 +8,15 @@ are checked here, and short videos are skipped with a reason (or, only when
 
 Frames are sampled on one timeline per video: every ``frame_stride``-th frame, or the
 frames nearest to a ``target_fps`` clock. Clips are consecutive, non-overlapping blocks
-of ``num_frames`` samples; with ``max_clips`` the blocks used are spread evenly over the
+of ``num_frames`` samples; with ``max_clips_per_video`` the blocks used are spread evenly over the
 video, first block always included.
 """
 
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,22 +38,30 @@ def clip_length_error(num_frames: int, temporal_compression: int) -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class ClipSampling:
-    """How clips are cut from videos.
+@dataclass
+class ClipOptions:
+    """How clips are cut from videos, as a user sets it (the ``clips`` of a tokenization job).
 
-    ``num_frames``: frames per clip, ``1 + k*temporal_compression`` (e.g. 33 or 121 for ct=8).
-    ``frame_stride``: use every n-th frame; or ``target_fps``: resample to this frame rate
-    (never above the source rate). ``max_clips``: clips per video at most (None: all).
-    ``pad_short``: pad a video shorter than one clip by repeating its last frame.
+    ``num_frames``: frames per clip, ``1 + k*ct`` for the model's temporal compression ``ct``
+    (e.g. 17, 33 or 121 for ct = 8), giving ``1 + k`` latent frames. ``frame_stride``: use
+    every n-th frame; or ``target_fps``: resample to this frame rate (never above the
+    source rate; not both). ``max_clips_per_video``: non-overlapping clips per video at most,
+    spread over it (None: all). ``pad_short``: pad a video shorter than one clip by
+    repeating its last frame (logged) instead of skipping it.
     """
 
-    num_frames: int
-    temporal_compression: int
+    num_frames: int = 33
     frame_stride: int = 1
     target_fps: float | None = None
-    max_clips: int | None = 1
+    max_clips_per_video: int | None = 1
     pad_short: bool = False
+
+
+@dataclass
+class ClipSampling(ClipOptions):
+    """:class:`ClipOptions` for a model of ``temporal_compression``, checked against it."""
+
+    temporal_compression: int = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if self.temporal_compression < 1:
@@ -64,8 +73,8 @@ class ClipSampling:
             raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
         if self.target_fps is not None and (self.target_fps <= 0 or self.frame_stride != 1):
             raise ValueError(f"target_fps must be positive and excludes frame_stride, got target_fps={self.target_fps} frame_stride={self.frame_stride}")
-        if self.max_clips is not None and self.max_clips < 1:
-            raise ValueError(f"max_clips must be at least 1 or None (all clips), got {self.max_clips}")
+        if self.max_clips_per_video is not None and self.max_clips_per_video < 1:
+            raise ValueError(f"max_clips_per_video must be at least 1 or None (all clips), got {self.max_clips_per_video}")
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
         missing = n - len(samples)
         logger.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
         return [Clip(frames=tuple(samples) + (samples[-1],) * missing, padded=missing)], None
-    used = blocks if sampling.max_clips is None else min(blocks, sampling.max_clips)
+    used = blocks if sampling.max_clips_per_video is None else min(blocks, sampling.max_clips_per_video)
     chosen = [0] if used == 1 else [math.floor(j * (blocks - 1) / (used - 1) + 0.5) for j in range(used)]
     return [Clip(frames=tuple(samples[b * n : (b + 1) * n])) for b in chosen], None
 
@@ -129,28 +138,44 @@ def stream_clips(
     over the clip's ``[H, W, 3]`` frames, decoding the video once.
 
     Frames are decoded (and passed through ``transform``) only as they are asked for, so a
-    caller such as an encoder stream never holds a whole clip. Consume a clip's frames
-    before asking for the next clip. A video that ends before a clip is complete (its
+    caller such as an encoder stream never holds a whole clip. Clips may overlap: a frame
+    shared by several clips is decoded once and kept only until the last of them has
+    had it. Consume a clip's frames before asking for the next clip (one left half read
+    gives up the rest of its frames). A video that ends before a clip is complete (its
     header overstated its length) raises UnreadableMediaError from ``frames``.
     """
     if not clips:
         return
-    decoded = iter_frames_at(path, sorted({index for clip in clips for index in clip.frames}))
-    last_index, last_frame = -1, None  # the last decoded frame, transformed; padding repeats it
+    uses = Counter(index for clip in clips for index in clip.frames)  # how often each frame is still to be given
+    decoded = iter_frames_at(path, sorted(uses))
+    kept: dict[int, np.ndarray] = {}  # decoded (transformed) frames that a clip has yet to give
+    given = 0  # frames of the current clip given so far
+    last_decoded = -1
+
+    def release(index: int) -> np.ndarray | None:
+        """One use of frame ``index`` done: the frame, dropped from ``kept`` after its last use."""
+        uses[index] -= 1
+        return kept.get(index) if uses[index] else kept.pop(index, None)
 
     def frames_of(clip: Clip) -> Iterator[np.ndarray]:
-        nonlocal last_index, last_frame
+        nonlocal given, last_decoded
         for index in clip.frames:
-            while last_index < index:
+            while index not in kept:
                 step = next(decoded, None)
                 if step is None:
-                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_index}) before clip frames {clip.start_frame}..{clip.end_frame}")
-                last_index, last_frame = step[0], step[1] if transform is None else transform(step[1])
-            yield last_frame
+                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_decoded}) before clip frames {clip.start_frame}..{clip.end_frame}")
+                last_decoded = step[0]
+                if uses[last_decoded]:  # not when every clip that wanted it was left before reaching it
+                    kept[last_decoded] = step[1] if transform is None else transform(step[1])
+            given += 1
+            yield release(index)
 
     try:
         for clip in clips:
+            given = 0
             yield clip, frames_of(clip)
+            for index in clip.frames[given:]:  # a clip left half read: its frames are not kept for it
+                release(index)
     finally:
         decoded.close()  # closes the container now, not whenever the generator is collected
 

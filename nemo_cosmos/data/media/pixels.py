@@ -1,9 +1,13 @@
 """Pixel value and layout conversions between files (uint8, channels last) and models.
 
 Models take values in ``[-1, 1]`` with channels first: images ``[3, H, W]``, videos
-``[3, T, H, W]``. The value mapping follows the Cosmos reference: ``x / 127.5 - 1`` on
-the way in; ``(y + 1) / 2`` clamped to ``[0, 1]``, times 255, rounded half up on the way
-out (``floor(v + 0.5)``, as the reference does with ``(v + 0.5).astype(uint8)``).
+``[3, T, H, W]``. The value mapping follows the Cosmos reference. On the way in,
+``x / 127.5 - 1`` rounded once to the model's dtype, as the reference's float64 mapping
+cast to that dtype is: computed as ``(2x - 255) / 255``, whose integers are exact, so the
+division is the only rounding (``x.to(bfloat16) / 127.5 - 1`` rounds twice and puts 128
+of the 256 values one step off, and so does the same in float32). On the way out,
+``(y + 1) / 2`` clamped to ``[0, 1]``, times 255, rounded half up (``floor(v + 0.5)``, as
+the reference does with ``(v + 0.5).astype(uint8)``).
 """
 
 import numpy as np
@@ -13,12 +17,17 @@ ArrayLike = np.ndarray | torch.Tensor
 
 
 def to_model_range(pixels: ArrayLike, dtype: torch.dtype = torch.float32) -> ArrayLike:
-    """uint8 pixels to floats in ``[-1, 1]``; numpy stays numpy (float32), torch stays torch."""
+    """uint8 pixels to floats in ``[-1, 1]``, each the nearest value of the dtype to ``x / 127.5 - 1``;
+    numpy stays numpy (float32), torch stays torch (in ``dtype``)."""
     if pixels.dtype not in (np.uint8, torch.uint8):
         raise ValueError(f"to_model_range expects uint8 pixels, got {pixels.dtype}")
-    if isinstance(pixels, torch.Tensor):
-        return pixels.to(dtype) / 127.5 - 1.0
-    return pixels.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+    if not dtype.is_floating_point:
+        raise ValueError(f"to_model_range maps to a float dtype, got {dtype}")
+    values = pixels.to(dtype) if isinstance(pixels, torch.Tensor) else pixels.astype(np.float32)
+    values *= 2
+    values -= 255
+    values /= 255
+    return values
 
 
 def from_model_range(values: ArrayLike) -> ArrayLike:

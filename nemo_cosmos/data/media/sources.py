@@ -38,16 +38,23 @@ def media_kind(path: str | Path) -> str | None:
     return None
 
 
+SHOWN_IGNORED = 10  # ignored files named in the log line; the rest are counted
+
+
 def _items_from_paths(paths: list[str], origin: str) -> list[MediaItem]:
-    items, ignored = [], 0
+    items, ignored = [], []
     for path in sorted(paths):
         kind = media_kind(path)
         if kind is None:
-            ignored += 1
+            ignored.append(path)
         else:
             items.append(MediaItem(path=path, kind=kind))
     if ignored:
-        logger.info(f"{origin}: ignored {ignored} files that are neither video {sorted(VIDEO_EXTENSIONS)} nor image {sorted(IMAGE_EXTENSIONS)}")
+        named = ", ".join(ignored[:SHOWN_IGNORED]) + (f", ... ({len(ignored) - SHOWN_IGNORED} more)" if len(ignored) > SHOWN_IGNORED else "")
+        logger.info(
+            f"{origin}: ignored {len(ignored)} file{'s' * (len(ignored) != 1)} that {'are' if len(ignored) != 1 else 'is'} neither video "
+            f"{sorted(VIDEO_EXTENSIONS)} nor image {sorted(IMAGE_EXTENSIONS)}: {named}"
+        )
     return items
 
 

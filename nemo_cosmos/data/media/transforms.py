@@ -6,7 +6,7 @@ target the frame keeps its scale and is cropped (or padded) to a multiple of
 ``multiple`` (the tokenizer's spatial compression), so native-resolution inputs work too.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -35,36 +35,49 @@ class Placement:
         return (*self.offset, *self.resized)
 
 
-@dataclass(frozen=True)
-class FrameGeometry:
-    """The output size rule for frames and images.
+@dataclass
+class FrameOptions:
+    """The output size of frames and images, as a user sets it (the ``frames`` of a tokenization job).
 
-    ``height``/``width``: the target size (both or neither); each a multiple of ``multiple``.
-    ``mode``: ``crop`` or ``pad``. ``min_side``: sources whose shorter side is below it are
-    skipped rather than blown up (set it to at least the spatial compression).
+    The shorter side is resized, then the frame centre-cropped (``fit: crop``) or padded
+    (``fit: pad``) to ``height`` x ``width`` (both or neither; multiples of the model's
+    spatial compression). Neither: native resolution, cropped (or padded) to a multiple of
+    the compression. Sources whose shorter side is below ``min_side`` (None: the spatial
+    compression, one latent cell) are skipped rather than blown up.
     """
 
     height: int | None = None
     width: int | None = None
-    mode: str = "crop"
-    multiple: int = 1
-    min_side: int = 1
+    fit: str = "crop"
+    min_side: int | None = None
+
+
+@dataclass
+class FrameGeometry(FrameOptions):
+    """:class:`FrameOptions` for a model whose spatial compression is ``multiple``, checked against it."""
+
+    multiple: int = field(default=1, kw_only=True)
 
     def __post_init__(self) -> None:
-        if self.mode not in FIT_MODES:
-            raise ValueError(f"mode must be one of {FIT_MODES}, got {self.mode!r}")
+        if self.fit not in FIT_MODES:
+            raise ValueError(f"fit must be one of {FIT_MODES}, got {self.fit!r}")
         if (self.height is None) != (self.width is None):
             raise ValueError(f"give both height and width or neither, got height={self.height} width={self.width}")
-        if self.multiple < 1 or self.min_side < 1:
+        if self.multiple < 1 or self.smallest_side < 1:
             raise ValueError(f"multiple and min_side must be at least 1, got multiple={self.multiple} min_side={self.min_side}")
         for name in ("height", "width"):
             value = getattr(self, name)
             if value is not None and (value < 1 or value % self.multiple):
                 raise ValueError(f"{name} must be a positive multiple of {self.multiple} (the spatial compression), got {value}")
 
+    @property
+    def smallest_side(self) -> int:
+        """The shortest source side accepted: ``min_side``, or else one latent cell."""
+        return self.multiple if self.min_side is None else self.min_side
+
     def skip_reason(self, height: int, width: int) -> str | None:
         """Why a ``height x width`` source cannot be used, or None if it can."""
-        needed = max(self.min_side, self.multiple if self.height is None and self.mode == "crop" else 1)
+        needed = max(self.smallest_side, self.multiple if self.height is None and self.fit == "crop" else 1)
         if min(height, width) < needed:
             return f"too small: {width}x{height} pixels, the shorter side must be at least {needed}"
         return None
@@ -72,21 +85,21 @@ class FrameGeometry:
     def place(self, height: int, width: int) -> Placement:
         """The placement of a ``height x width`` source."""
         if self.height is None:
-            round_to = (lambda n: n // self.multiple * self.multiple) if self.mode == "crop" else (lambda n: -(-n // self.multiple) * self.multiple)
+            round_to = (lambda n: n // self.multiple * self.multiple) if self.fit == "crop" else (lambda n: -(-n // self.multiple) * self.multiple)
             out_h, out_w = round_to(height), round_to(width)
             resized = (height, width)
         else:
             out_h, out_w = self.height, self.width
-            pick = max if self.mode == "crop" else min
+            pick = max if self.fit == "crop" else min
             scale = pick(out_h / height, out_w / width)
             resized = (round(height * scale), round(width * scale))
             # rounding must never leave a crop source smaller, or a pad source larger, than the canvas
-            resized = (max(out_h, resized[0]), max(out_w, resized[1])) if self.mode == "crop" else (min(out_h, resized[0]), min(out_w, resized[1]))
-        if self.mode == "crop":
+            resized = (max(out_h, resized[0]), max(out_w, resized[1])) if self.fit == "crop" else (min(out_h, resized[0]), min(out_w, resized[1]))
+        if self.fit == "crop":
             offset = ((resized[0] - out_h) // 2, (resized[1] - out_w) // 2)
         else:
             offset = ((out_h - resized[0]) // 2, (out_w - resized[1]) // 2)
-        return Placement(resized=resized, offset=offset, output=(out_h, out_w), mode=self.mode)
+        return Placement(resized=resized, offset=offset, output=(out_h, out_w), mode=self.fit)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """Resize and crop (or pad) one uint8 ``[H, W, 3]`` frame."""
@@ -96,7 +109,7 @@ class FrameGeometry:
             frame = np.asarray(Image.fromarray(frame).resize(size, resample=Image.Resampling.BICUBIC))
         top, left = placement.offset
         out_h, out_w = placement.output
-        if self.mode == "crop":
+        if self.fit == "crop":
             return np.ascontiguousarray(frame[top : top + out_h, left : left + out_w])
         canvas = np.zeros((out_h, out_w, frame.shape[2]), dtype=frame.dtype)
         canvas[top : top + frame.shape[0], left : left + frame.shape[1]] = frame
