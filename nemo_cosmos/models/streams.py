@@ -217,6 +217,7 @@ class _PixelStream(_Stream):
         self._pending_count -= count
         return buffered[:, :, :count]
 
+    @torch.no_grad()
     def _run_ready(self, final: bool):
         outputs = []
         while self._pending_count:
@@ -355,6 +356,7 @@ class DecoderStream(_Stream):
         finally:
             self._release()
 
+    @torch.no_grad()
     def _run_ready(self, final: bool) -> Tensor | None:
         if not self._pending or (self._chunk_latents is None and not final):
             return None
