@@ -222,3 +222,25 @@ def test_stream_misuse_is_explained(models):
     with pytest.raises(ValueError, match="streams are for video tokenizers"):
         _model("DI").encoder_stream()
     assert torch.equal(model.encode(x)[0], model.encode(x)[0])  # every failed stream released its state
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_cuda_device_memory_follows_the_chunk_and_the_host_cache_is_exact():
+    """Clips on the host, model on CUDA: outputs come back to the host, the device's peak
+    grows with the attention cache only (not the clip), and the host cache agrees."""
+    config = CausalVideoTokenizer.make_config(small_config("CV"), device="cuda", dtype="float32", chunk_latents=1)
+    model = CausalVideoTokenizer(config)
+    fill_with_formula(model.network)
+    peaks = {}
+    for frames in (9, 33):
+        x = smooth_video(frames, 128, 128, seed=12)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated()
+        (latent,) = model.encode(x)
+        peaks[frames] = torch.cuda.max_memory_allocated() - baseline
+        assert latent.device.type == "cpu"
+    clip_growth = 24 * 3 * 128 * 128 * 4  # the 24 more frames, were they on the device
+    assert peaks[33] - peaks[9] < clip_growth / 2
+    model.configure_inference(chunk_latents=1, stream_cache="host")
+    torch.testing.assert_close(model.encode(x)[0], latent, atol=1e-5, rtol=1e-5)
