@@ -7,8 +7,9 @@ Each command runs in its own process, which reports its own high-water mark (``V
 in ``/proc/self/status``: a child's ``ru_maxrss`` would start at its parent's). The
 clips come from ``make_sample_videos.py``; the model is the shipped
 ``nemo-cosmos-tiny-DV4x8x8`` (trained weights, small architecture) unless ``--model``
-names another, or ``--formula PRESET`` builds an official architecture with the
-deterministic formula weights (memory does not depend on their values).
+names another, or ``--formula PRESET`` builds an official architecture (or the network of
+a directory's ``config.json``) with the deterministic formula weights (memory does not
+depend on their values).
 ``--package-root DIR`` runs the commands of another checkout (e.g. an older version,
 for comparison). Prints a markdown table and one JSON line per run.
 """
@@ -56,8 +57,9 @@ def make_clip(directory: Path, frames: int, height: int, width: int) -> Path:
 
 
 def formula_checkpoint(directory: Path, preset: str) -> Path:
-    """An official architecture with formula weights, saved in our format, kept between runs."""
-    checkpoint = directory / f"checkpoint_{preset}"
+    """A preset's architecture (or a directory's ``config.json``) with formula weights, saved
+    in our format, kept between runs."""
+    checkpoint = directory / f"checkpoint_{Path(preset).name}"
     if not checkpoint.is_dir():
         code = ("import sys; from nemo_cosmos.evaluation.tokenizers import load_tokenizer; "
                 "load_tokenizer(sys.argv[1], weights='formula').save_pretrained(sys.argv[2])")
@@ -71,7 +73,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--model", default="nemo-cosmos-tiny-DV4x8x8", help="model name or directory")
-    parser.add_argument("--formula", metavar="PRESET", help="build this official architecture with formula weights instead")
+    parser.add_argument("--formula", metavar="PRESET", help="build this official architecture (or a directory's "
+                        "config.json) with formula weights instead")
     parser.add_argument("--commands", nargs="+", default=["encode", "decode", "reconstruct"],
                         choices=["encode", "decode", "reconstruct"])
     parser.add_argument("--package-root", type=Path, default=RECIPES.parent, help="checkout whose nemo_cosmos runs")

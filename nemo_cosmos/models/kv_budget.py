@@ -7,8 +7,7 @@ with ``C`` channels holds per latent frame ``2 (K and V) x B x (H/s) x (W/s) x C
 blocks (``attn_resolutions`` ``[32]`` is never reached by the levels), at the latent
 grid: ``s = cs``, one frame per latent frame, ``C = channels x channels_mult[-1]`` (512),
 so each half holds ``2 x B x (H/cs) x (W/cs) x 512 x itemsize`` bytes per latent frame:
-19.7 MB at 480x640 and 134 MB at 1080p (1088x1920 after padding) in float32, half that
-in bfloat16. While a chunk is attended, the grown cache is built next to the old one, so
+19.7 MB at 480x640 and 133 MB at 1080x1920 in float32, half that in bfloat16. While a chunk is attended, the grown cache is built next to the old one, so
 the peak grows about twice as fast (measured: +60 MB per latent frame when encoding 480p
 in float32). :func:`check_kv_cache_fits` refuses a clip whose cache cannot fit before
 any frame is encoded.

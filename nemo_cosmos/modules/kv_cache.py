@@ -23,10 +23,6 @@ class HostKVCache:
     def __init__(self) -> None:
         self.blocks: list[tuple[Tensor, Tensor]] = []
 
-    @property
-    def nbytes(self) -> int:
-        return sum(k.nbytes + v.nbytes for k, v in self.blocks)
-
     def append(self, k: Tensor, v: Tensor) -> None:
         """Keep this chunk's keys and values; the copy to the host does not wait for the device."""
         self.blocks.append((_to_host(k), _to_host(v)))
