@@ -213,6 +213,12 @@ def test_stream_misuse_is_explained(models):
             model.encode(x)
         with pytest.raises(ValueError, match="opened for num_frames=9, but got 4"):
             stream.close()
+    with model.decoder_stream() as decoder:
+        with pytest.raises(RuntimeError, match="already has an open stream"):
+            model.autoencoder_stream()  # its encoder half, started first, is released again
+        assert model.encode(x)[0].shape == (1, 3, 2, 2)
+        decoder.push(torch.zeros(1, 1, 2, 2, dtype=torch.int32))
+        decoder.close()
     with pytest.raises(RuntimeError, match="call close\\(\\) inside the with block"):
         with model.encoder_stream() as stream:
             stream.push(x[:, :, :3])

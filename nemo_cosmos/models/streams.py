@@ -84,8 +84,12 @@ class _Stream:
             for half in halves:
                 if not hasattr(model.network, half):
                     raise RuntimeError(f"this network was built without its {half} ({half}=False)")
-            for half in halves:
-                self._states[half] = _CausalStates(getattr(model.network, half), model.stream_cache)
+            try:
+                for half in halves:
+                    self._states[half] = _CausalStates(getattr(model.network, half), model.stream_cache)
+            except RuntimeError:
+                self._release()  # the halves already started
+                raise
         self._chunk_latents = model.chunk_latents if self._states else None
         self._home: torch.device | None = None
         self.closed = False
