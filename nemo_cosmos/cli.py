@@ -225,16 +225,16 @@ def with_decoded_frame_count(path: Path, work: Callable[[int, float], object]):
 
 
 @contextlib.contextmanager
-def video_writer(path: Path, fps: float, crf: int | None) -> Iterator[Callable[[object], None]]:
-    """A function writing the model's output ``[1, 3, n, H, W]`` (or None) to an mp4 as it
-    comes; the partial file is removed if anything fails."""
-    from nemo_cosmos.data.media import VideoWriter, tensor_to_frames
+def video_writer(path: Path, fps: float, crf: int | None) -> Iterator[Callable[[np.ndarray | None], None]]:
+    """A function appending uint8 frames ``[n, H, W, 3]`` (None: nothing) to an mp4 as they
+    come; the partial file is removed if anything fails."""
+    from nemo_cosmos.data.media import VideoWriter
 
     writer = VideoWriter(path, fps, crf=crf)
 
-    def write(pixels) -> None:
-        if pixels is not None:
-            writer.write(tensor_to_frames(pixels[0]))
+    def write(frames: np.ndarray | None) -> None:
+        if frames is not None:
+            writer.write(frames)
 
     try:
         with writer:
@@ -242,6 +242,13 @@ def video_writer(path: Path, fps: float, crf: int | None) -> Iterator[Callable[[
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def output_frames(pixels) -> np.ndarray | None:
+    """A stream's output ``[1, 3, n, H, W]`` (or None) as uint8 frames ``[n, H, W, 3]``."""
+    from nemo_cosmos.data.media import tensor_to_frames
+
+    return None if pixels is None else tensor_to_frames(pixels[0])
 
 
 def plan_outputs(
@@ -388,14 +395,13 @@ def decode_video(record, model, target: Path, crf: int | None) -> None:
     step = model.chunk_latents or record.tensor.shape[time_axis]
     with video_writer(target, record.fps, crf) as write, model.decoder_stream(crop_to=record.original_size) as stream:
         for piece in record.tensor.split(step, dim=time_axis):
-            write(stream.push(piece))
-        write(stream.close())
+            write(output_frames(stream.push(piece)))
+        write(output_frames(stream.close()))
 
 
 def reconstruct_video(path: Path, model, target: Path, crf: int | None, temporal_window: int | None) -> tuple[float, int, int, int]:
     """Stream a video through encoder and decoder, writing the reconstruction as it comes;
     returns its PSNR (over the whole video), frame count, height and width."""
-    from nemo_cosmos.data.media import tensor_to_frames
     from nemo_cosmos.metrics import RunningPSNR
 
     def attempt(num_frames: int, fps: float) -> tuple[float, int, int, int]:
@@ -403,13 +409,13 @@ def reconstruct_video(path: Path, model, target: Path, crf: int | None, temporal
         with video_writer(target, fps, crf) as write:
 
             def emit(pixels) -> None:
-                if pixels is None:
+                frames = output_frames(pixels)
+                if frames is None:
                     return
-                frames = tensor_to_frames(pixels[0])
                 reference = np.concatenate(originals)
                 score.add(reference[: len(frames)], frames)
                 originals[:] = [reference[len(frames) :]]
-                write(pixels)
+                write(frames)
 
             if temporal_window is not None:
                 for frames, pixels in video_windows(path, model, num_frames, temporal_window):
