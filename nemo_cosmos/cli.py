@@ -1,8 +1,12 @@
 """The ``nemo-cosmos`` command: encode, decode and reconstruct image and video files, and
 verify tokenized datasets (``nemo-cosmos --help`` shows examples).
 
-Images are read with Pillow, videos with PyAV at their own frame rate; reconstructions
-are written as png (images) or mp4 (video, at the original fps). ``encode`` writes one
+Whether a file is an image or a video follows its extension, by the rule the recipes
+use (``nemo_cosmos.data.media.media_kind``). Images are read with Pillow, videos with
+PyAV at their own frame rate; reconstructions are written as png (images) or mp4
+(video, at the original fps). Videos stream: frames are read, pushed through the
+model's streams and written a chunk at a time, so memory does not grow with the
+video's length (beyond its tokens and the model's attention cache). ``encode`` writes one
 ``.safetensors`` per input (see ``nemo_cosmos.data.token_file`` for its layout and
 metadata); ``decode`` turns it back into pixels of the original size; ``reconstruct``
 does both and prints the PSNR of each file (uint8, MSE over the whole video); ``show``
@@ -16,10 +20,11 @@ corrupt or unsuitable one is reported and the other files are still processed.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,51 +215,114 @@ def verify_command(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------- files
 
 
-@dataclass
-class Media:
-    """A file's pixels: uint8 ``[T, H, W, 3]`` (an image is one frame) and, for video, its fps."""
+class FrameCountMismatch(CommandError):
+    """Decoding a video gave another number of frames than its container declares."""
 
-    frames: np.ndarray
-    is_video: bool
-    fps: float | None = None
-
-
-def is_image_path(path: Path) -> bool:
-    """Whether Pillow handles files with this suffix; everything else is read as video."""
-    from PIL import Image
-
-    return path.suffix.lower() in Image.registered_extensions()
+    def __init__(self, path: Path, declared: int, actual: int | None):
+        found = f"{actual}" if actual is not None else "more"
+        super().__init__(f"{path}: the container declares {declared} frames but decoding gives {found}")
+        self.actual = actual
 
 
-def read_media(path: Path) -> Media:
-    """Read an image (Pillow) or a video (PyAV, every frame, with a progress bar)."""
+def file_kind(path: Path) -> str:
+    """``"video"`` or ``"image"`` by the recipes' rule (``data.media.media_kind``); other
+    extensions are refused, naming the ones known."""
+    from nemo_cosmos.data.media import media_kind
+    from nemo_cosmos.data.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+    kind = media_kind(path)
+    if kind is None:
+        raise CommandError(
+            f"{path}: unknown media extension {path.suffix!r}; videos: {' '.join(sorted(VIDEO_EXTENSIONS))}; "
+            f"images: {' '.join(sorted(IMAGE_EXTENSIONS))}"
+        )
+    return kind
+
+
+def read_image_frames(path: Path) -> np.ndarray:
+    """An image as one uint8 frame ``[1, H, W, 3]`` (a writable copy: torch warns on Pillow's read-only view)."""
+    from nemo_cosmos.data.media import read_image
+
+    return read_image(path)[None].copy()
+
+
+def frames_per_read(model) -> int:
+    """How many video frames to read before pushing: one streamed chunk's worth."""
+    return model.network_config.temporal_compression * (model.chunk_latents or 1)
+
+
+def video_pixels(path: Path, model, declared: int) -> Iterator[tuple[np.ndarray, object]]:
+    """The video's frames a group at a time: uint8 ``[n, H, W, 3]`` and the model's input
+    ``[1, 3, n, H, W]`` in ``[-1, 1]``. Raises :class:`FrameCountMismatch` when decoding
+    gives another count than ``declared`` (the count the model's stream pads for)."""
     from tqdm import tqdm
 
-    from nemo_cosmos.data.media import UnreadableMediaError, iter_frames, probe_video, read_image
+    from nemo_cosmos.data.media import UnreadableMediaError, iter_frames
 
-    if is_image_path(path):
-        # a writable copy: torch.from_numpy warns on the read-only view Pillow gives
-        return Media(read_image(path)[None].copy(), is_video=False)
-    info = probe_video(path)
-    progress = tqdm(iter_frames(path), total=info.num_frames, desc=f"read {path.name}", unit="frame", leave=False)
-    frames = [frame for _, frame in progress]
-    if not frames:
+    seen, group = 0, []
+    frames = tqdm(iter_frames(path), total=declared, desc=f"read {path.name}", unit="frame", leave=False)
+    for _, frame in frames:
+        group.append(frame)
+        if len(group) == frames_per_read(model):
+            seen += len(group)
+            yield _checked_group(group, seen, declared, path)
+            group = []
+    seen += len(group)
+    if group:
+        yield _checked_group(group, seen, declared, path)
+    if seen == 0:
         raise UnreadableMediaError(path, "video has no decodable frames")
-    return Media(np.stack(frames), is_video=True, fps=info.fps)
+    if seen != declared:
+        raise FrameCountMismatch(path, declared, seen)
 
 
-def write_media(path: Path, frames: np.ndarray, is_video: bool, fps: float | None, crf: int | None) -> None:
-    """Write uint8 ``[T, H, W, 3]`` as an image (one frame) or a video at ``fps``."""
-    from tqdm import tqdm
+def _checked_group(group: list[np.ndarray], seen: int, declared: int, path: Path) -> tuple[np.ndarray, object]:
+    from nemo_cosmos.data.media import frames_to_tensor
 
-    from nemo_cosmos.data.media import VideoWriter, write_image
+    if seen > declared:
+        raise FrameCountMismatch(path, declared, None)
+    frames = np.stack(group)
+    return frames, frames_to_tensor(frames)[None]
 
-    if not is_video:
-        write_image(path, frames[0])
-        return
-    with VideoWriter(path, fps, crf=crf) as writer:
-        for frame in tqdm(frames, desc=f"write {path.name}", unit="frame", leave=False):
-            writer.write(frame)
+
+def with_decoded_frame_count(path: Path, work: Callable[[int, float], object]):
+    """``work(num_frames, fps)`` with the container's frame count; if decoding finds another
+    count, once more with the true one (counted by decoding when the video runs long)."""
+    from nemo_cosmos.data.media import iter_frames, probe_video
+
+    info = probe_video(path)
+    try:
+        return work(info.num_frames, info.fps)
+    except FrameCountMismatch as mismatch:
+        actual = mismatch.actual if mismatch.actual is not None else sum(1 for _ in iter_frames(path))
+        return work(actual, info.fps)
+
+
+@contextlib.contextmanager
+def video_writer(path: Path, fps: float, crf: int | None) -> Iterator[Callable[[np.ndarray | None], None]]:
+    """A function appending uint8 frames ``[n, H, W, 3]`` (None: nothing) to an mp4 as they
+    come; the partial file is removed if anything fails."""
+    from nemo_cosmos.data.media import VideoWriter
+
+    writer = VideoWriter(path, fps, crf=crf)
+
+    def write(frames: np.ndarray | None) -> None:
+        if frames is not None:
+            writer.write(frames)
+
+    try:
+        with writer:
+            yield write
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def output_frames(pixels) -> np.ndarray | None:
+    """A stream's output ``[1, 3, n, H, W]`` (or None) as uint8 frames ``[n, H, W, 3]``."""
+    from nemo_cosmos.data.media import tensor_to_frames
+
+    return None if pixels is None else tensor_to_frames(pixels[0])
 
 
 def plan_outputs(
@@ -287,6 +355,12 @@ def _require_files(paths: Sequence[Path]) -> None:
     for path in paths:
         if not path.is_file():
             raise CommandError(f"{path}: " + ("is not a file" if path.exists() else "no such file"))
+
+
+def _require_media(paths: Sequence[Path]) -> None:
+    """Fail before loading any model when an input's extension is neither image nor video."""
+    for path in paths:
+        file_kind(path)
 
 
 # ----------------------------------------------------------------- model
@@ -325,29 +399,32 @@ def model_reference(name: str) -> str:
     return name if name in BUNDLED_MODELS or not path.is_dir() else os.path.abspath(path)
 
 
-def model_input(media: Media, path: Path, model):
-    """``[1, 3, T, H, W]`` for video models (an image is one frame), ``[1, 3, H, W]`` for image models."""
+def image_input(frames: np.ndarray, model):
+    """An image as uint8 ``[1, H, W, 3]`` -> ``[1, 3, 1, H, W]`` for video models (a one-frame
+    clip), ``[1, 3, H, W]`` for image models."""
     from nemo_cosmos.data.media import frames_to_tensor
 
+    pixels = frames_to_tensor(frames)[None]  # [1, 3, 1, H, W]
+    return pixels if model.network_config.is_video else pixels[:, :, 0]
+
+
+def require_video_model(path: Path, model) -> None:
     config = model.network_config
-    if media.is_video and not config.is_video:
+    if not config.is_video:
         raise CommandError(
             f"{path}: is a video, but {config.short_name} is an image tokenizer; use a video tokenizer (CV or DV)"
         )
-    pixels = frames_to_tensor(media.frames)[None]  # [1, 3, T, H, W]
-    return pixels if config.is_video else pixels[:, :, 0]
 
 
-def padding_applied(frames: np.ndarray, model) -> dict[str, list[int]]:
-    """The alignment padding the model adds to these frames, for the token file's metadata."""
+def padding_applied(num_frames: int, height: int, width: int, model) -> dict[str, list[int]]:
+    """The alignment padding the model adds to such frames, for the token file's metadata."""
     from nemo_cosmos.models.alignment import split_padding
 
     config = model.network_config
-    t, h, w = frames.shape[:3]
     cs = config.spatial_compression
-    padding = {"height": list(split_padding(h, cs)), "width": list(split_padding(w, cs))}
+    padding = {"height": list(split_padding(height, cs)), "width": list(split_padding(width, cs))}
     if config.is_video:
-        padding["frames"] = list(split_padding(t, config.temporal_compression, extra=1))
+        padding["frames"] = list(split_padding(num_frames, config.temporal_compression, extra=1))
     return padding
 
 
@@ -357,6 +434,101 @@ def model_output_frames(pixels, model) -> np.ndarray:
 
     pixels = pixels[0] if model.network_config.is_video else pixels[0][:, None]
     return tensor_to_frames(pixels)
+
+
+@dataclass
+class Encoded:
+    """What ``encode`` produced for one file: the first output of the model and the input's facts."""
+
+    tensor: object
+    is_video: bool
+    num_frames: int
+    height: int
+    width: int
+    fps: float | None = None
+
+
+def encode_video(path: Path, model) -> Encoded:
+    """Stream a video's frames through the model's encoder; only the tokens are kept whole."""
+    import torch
+
+    def attempt(num_frames: int, fps: float) -> Encoded:
+        parts, size = [], None
+        with model.encoder_stream(num_frames=num_frames) as stream:
+            for frames, pixels in video_pixels(path, model, num_frames):
+                size = size or frames.shape[1:3]
+                out = stream.push(pixels)
+                if out is not None:
+                    parts.append(out[0])
+        time_axis = 1 if model.network_config.is_discrete else 2
+        return Encoded(torch.cat(parts, dim=time_axis), True, num_frames, int(size[0]), int(size[1]), fps)
+
+    return with_decoded_frame_count(path, attempt)
+
+
+def encode_image(path: Path, model) -> Encoded:
+    frames = read_image_frames(path)
+    encoded = model.encode(image_input(frames, model))
+    return Encoded(encoded[0], False, 1, frames.shape[1], frames.shape[2])
+
+
+def decode_video(record, model, target: Path, crf: int | None) -> None:
+    """Push a video's latents through the model's decoder a chunk at a time, writing frames as they come."""
+    time_axis = 1 if model.network_config.is_discrete else 2
+    step = model.chunk_latents or record.tensor.shape[time_axis]
+    with video_writer(target, record.fps, crf) as write, model.decoder_stream(crop_to=record.original_size) as stream:
+        for piece in record.tensor.split(step, dim=time_axis):
+            write(output_frames(stream.push(piece)))
+        write(output_frames(stream.close()))
+
+
+def reconstruct_video(path: Path, model, target: Path, crf: int | None, temporal_window: int | None) -> tuple[float, int, int, int]:
+    """Stream a video through encoder and decoder, writing the reconstruction as it comes;
+    returns its PSNR (over the whole video), frame count, height and width."""
+    from nemo_cosmos.metrics import RunningPSNR
+
+    def attempt(num_frames: int, fps: float) -> tuple[float, int, int, int]:
+        score, originals, size = RunningPSNR(), [], None
+        with video_writer(target, fps, crf) as write:
+
+            def emit(pixels) -> None:
+                frames = output_frames(pixels)
+                if frames is None:
+                    return
+                reference = np.concatenate(originals)
+                score.add(reference[: len(frames)], frames)
+                originals[:] = [reference[len(frames) :]]
+                write(frames)
+
+            if temporal_window is not None:
+                for frames, pixels in video_windows(path, model, num_frames, temporal_window):
+                    size = size or frames.shape[1:3]
+                    originals.append(frames)
+                    emit(model.autoencode(pixels))  # one window: independent of the others
+            else:
+                with model.autoencoder_stream(num_frames=num_frames) as stream:
+                    for frames, pixels in video_pixels(path, model, num_frames):
+                        size = size or frames.shape[1:3]
+                        originals.append(frames)
+                        emit(stream.push(pixels))
+                    emit(stream.close())
+        return score.value, num_frames, int(size[0]), int(size[1])
+
+    return with_decoded_frame_count(path, attempt)
+
+
+def video_windows(path: Path, model, num_frames: int, window: int) -> Iterator[tuple[np.ndarray, object]]:
+    """The video's frames in independent windows of ``window`` frames (the last one may be shorter)."""
+    from nemo_cosmos.data.media import frames_to_tensor
+
+    frames: list[np.ndarray] = []
+    for group, _ in video_pixels(path, model, num_frames):
+        frames.extend(group)
+        while len(frames) >= window:
+            yield np.stack(frames[:window]), frames_to_tensor(np.stack(frames[:window]))[None]
+            frames = frames[window:]
+    if frames:
+        yield np.stack(frames), frames_to_tensor(np.stack(frames))[None]
 
 
 # ----------------------------------------------------------------- commands
@@ -385,26 +557,30 @@ def encode_files(args: argparse.Namespace) -> int:
     from nemo_cosmos.data.token_file import TokenFile, dtype_name, save_token_file
 
     _require_files(args.inputs)
+    _require_media(args.inputs)
     outputs = plan_outputs(args.inputs, args.output, args.output_dir, lambda path: f"{path.stem}.safetensors")
     model = load_model(args, args.model, encoder=True, decoder=False)
     config = model.network_config
 
     def encode(source: Path, target: Path) -> None:
-        media = read_media(source)
-        encoded = model.encode(model_input(media, source, model))
+        if file_kind(source) == "video":
+            require_video_model(source, model)
+            encoded = encode_video(source, model)
+        else:
+            encoded = encode_image(source, model)
         record = TokenFile(
             tensor_name="indices" if config.is_discrete else "latent",
-            tensor=encoded[0],
+            tensor=encoded.tensor,
             model=model_reference(args.model),
             config=config.to_dict(),
-            media="video" if media.is_video else "image",
+            media="video" if encoded.is_video else "image",
             source=str(source),
-            height=media.frames.shape[1],
-            width=media.frames.shape[2],
-            padding=padding_applied(media.frames, model),
+            height=encoded.height,
+            width=encoded.width,
+            padding=padding_applied(encoded.num_frames, encoded.height, encoded.width, model),
             model_dtype=dtype_name(model.dtype),
-            num_frames=media.frames.shape[0] if media.is_video else None,
-            fps=media.fps,
+            num_frames=encoded.num_frames if encoded.is_video else None,
+            fps=encoded.fps,
             inference=inference_options(args),
         )
         save_token_file(target, record)
@@ -416,6 +592,7 @@ def encode_files(args: argparse.Namespace) -> int:
 def decode_files(args: argparse.Namespace) -> int:
     """Decode .safetensors files written by 'nemo-cosmos encode' back to png (images) or mp4
     (video, at the recorded fps), cropped to the original size."""
+    from nemo_cosmos.data.media import write_image
     from nemo_cosmos.data.token_file import load_token_file
 
     _require_files(args.inputs)
@@ -437,8 +614,11 @@ def decode_files(args: argparse.Namespace) -> int:
                 f"{source}: was encoded by a {_short_name(record.config)} network ({record.model}), but {model_name} "
                 f"is a {model.network_config.short_name} with another config; pass the model it came from with --model"
             )
-        pixels = model.decode(record.tensor, crop_to=record.original_size)
-        write_media(target, model_output_frames(pixels, model), record.media == "video", record.fps, args.crf)
+        if record.media == "video" and model.network_config.is_video:
+            decode_video(record, model, target, args.crf)
+        else:
+            pixels = model.decode(record.tensor, crop_to=record.original_size)
+            write_image(target, model_output_frames(pixels, model)[0])
         _wrote(source, target)
 
     return _for_each(args.inputs, outputs, "decode", decode)
@@ -485,8 +665,10 @@ def reconstruct_files(args: argparse.Namespace) -> int:
     """Encode and decode images and videos, write the reconstructions (png, or mp4 at the
     original fps) and print each file's PSNR (uint8, MSE over the whole video)."""
     _require_files(args.inputs)
+    _require_media(args.inputs)
+
     def name(path: Path) -> str:
-        return f"{path.stem}.reconstructed.{_suffix_for('image' if is_image_path(path) else 'video')}"
+        return f"{path.stem}.reconstructed.{_suffix_for(file_kind(path))}"
 
     outputs = plan_outputs(args.inputs, args.output, args.output_dir, name)
     model = load_model(args, args.model, encoder=True, decoder=True)
@@ -495,14 +677,19 @@ def reconstruct_files(args: argparse.Namespace) -> int:
     def reconstruct(source: Path, target: Path) -> None:
         from tqdm import tqdm
 
+        from nemo_cosmos.data.media import write_image
         from nemo_cosmos.metrics import psnr
 
-        media = read_media(source)
-        pixels = model.autoencode(model_input(media, source, model), temporal_window=args.temporal_window)
-        frames = model_output_frames(pixels, model)
-        write_media(target, frames, media.is_video, media.fps, args.crf)
-        scores.append(psnr(media.frames, frames))
-        t, h, w = frames.shape[:3]
+        if file_kind(source) == "video":
+            require_video_model(source, model)
+            score, t, h, w = reconstruct_video(source, model, target, args.crf, args.temporal_window)
+        else:
+            original = read_image_frames(source)
+            pixels = model.autoencode(image_input(original, model), temporal_window=args.temporal_window)
+            frames = model_output_frames(pixels, model)
+            write_image(target, frames[0])
+            score, (t, h, w) = psnr(original, frames), frames.shape[:3]
+        scores.append(score)
         tqdm.write(f"{source}: PSNR {scores[-1]:.2f} dB ({t} frame{'s' * (t != 1)}, {w}x{h}) -> {target}")
 
     failures = _for_each(args.inputs, outputs, "reconstruct", reconstruct)

@@ -49,6 +49,26 @@ def psnr(reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) ->
     return math.inf if mse == 0.0 else 20.0 * math.log10(255.0) - 10.0 * math.log10(mse)
 
 
+class RunningPSNR:
+    """:func:`psnr` of a video fed in pieces (frames in order), so neither video is held whole."""
+
+    def __init__(self) -> None:
+        self.squared_error = 0.0
+        self.values = 0
+
+    def add(self, reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) -> None:
+        target, preds = _pair(reference, reconstruction)
+        self.squared_error += float(np.sum((preds.astype(np.float64) - target.astype(np.float64)) ** 2))
+        self.values += target.size
+
+    @property
+    def value(self) -> float:
+        if not self.values:
+            raise ValueError("RunningPSNR got no frames")
+        mse = self.squared_error / self.values
+        return math.inf if mse == 0.0 else 20.0 * math.log10(255.0) - 10.0 * math.log10(mse)
+
+
 def ssim(reference: np.ndarray | Tensor, reconstruction: np.ndarray | Tensor) -> float:
     """Mean over frames of the per-frame SSIM (1.0 when identical)."""
     try:

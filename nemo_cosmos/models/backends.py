@@ -7,47 +7,31 @@ import torch
 from torch import Tensor
 
 from nemo_cosmos.networks import CosmosTokenizer
-from nemo_cosmos.networks.streaming import frame_chunks
 
 
 class NativeBackend:
-    """Our network. Video clips stream through it ``chunk_latents`` latent frames at a time
-    (``chunk_latents * ct`` frames), which equals one pass and bounds memory; ``None`` runs
-    each clip in one pass."""
+    """Our network, on aligned inputs: a whole clip, or one chunk of a stream whose causal
+    state the caller has put into the layers (``models/streams.py``)."""
 
-    def __init__(self, network: CosmosTokenizer, chunk_latents: int | None):
+    def __init__(self, network: CosmosTokenizer):
         self.network = network
-        video = network.config.is_video
-        self.chunk_latents = chunk_latents if video else None
-        self.chunk_frames = chunk_latents * network.config.temporal_compression if self.chunk_latents else None
 
     def encode(self, x: Tensor) -> tuple[Tensor, ...]:
-        encoded = self.network.encode(x, chunk_frames=self.chunk_frames)
+        encoded = self.network.encode_frames(x)
         return encoded if isinstance(encoded, tuple) else (encoded,)
 
     def decode(self, z: Tensor) -> Tensor:
-        return self.network.decode(z, chunk_latents=self.chunk_latents)
+        return self.network.decode(z)
 
     def autoencode(self, x: Tensor) -> Tensor:
-        """Encode and decode; a streamed clip goes chunk by chunk through both halves, so
-        neither the whole clip's activations nor its latents are ever held at once."""
-        if self.chunk_frames is None:
-            return self.decode(self.encode(x)[0])
-        self.network.check_pixels(x)
-        chunks = frame_chunks(x, self.chunk_frames, self.network.config.temporal_compression)
-        frames = []
-        with self.network.encoder_stream() as encoder, self.network.decoder_stream() as decoder:
-            for chunk in chunks:
-                encoded = encoder.push(chunk)
-                frames.append(decoder.push(encoded[0] if isinstance(encoded, tuple) else encoded))
-        return torch.cat(frames, dim=2)
+        return self.decode(self.encode(x)[0])
 
 
 class TorchScriptBackend:
     """The official TorchScript halves, as the old NeMo model ran them: the encoder's tuple
     output loses its last entry (``(latent,)`` or ``(indices, codes)``), the full model's
     first entry is the reconstruction. Clips run in one pass (the modules keep no causal
-    state between calls).
+    state between calls, so their streams buffer whole clips).
 
     The official discrete files hard-code their FSQ codes to bfloat16 (the reference's
     quantizer casts to its own dtype, not the weights'), so in float32 they would feed

@@ -6,9 +6,13 @@ modules as they are), and handles device, dtype, input checks, alignment padding
 long videos and large frames:
 
 - long videos stream through the causal network ``chunk_latents`` latent frames at a
-  time: exactly one pass's result with memory bounded by the chunk. ``temporal_window``
-  instead cuts a clip into independent windows as the old NeMo model did (the causal
-  context restarts at each window, so results differ from one pass);
+  time: exactly one pass's result with memory bounded by the chunk. The clip stays in
+  host memory; each chunk is padded there, moved to the device and its outputs moved
+  back (``models/streams.py``, also public as :meth:`~CausalVideoTokenizer.encoder_stream`,
+  :meth:`~CausalVideoTokenizer.decoder_stream` and
+  :meth:`~CausalVideoTokenizer.autoencoder_stream`). ``temporal_window`` instead cuts a
+  clip into independent windows as the old NeMo model did (the causal context restarts
+  at each window, so results differ from one pass);
 - large frames can be cut into overlapping tiles (``tile_size``, ``tile_overlap``),
   bounding memory at the price of an approximation error (see ``models/tiling.py``).
 """
@@ -28,8 +32,11 @@ from nemo_cosmos.models.alignment import crop_center, pad_pixels
 from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
 from nemo_cosmos.models.export import TokenizerExportMixin
 from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels
+from nemo_cosmos.models.streams import AutoencoderStream, DecoderStream, EncoderStream
 from nemo_cosmos.models.tiling import run_tiled
 from nemo_cosmos.models.training import TokenizerTrainingMixin
+from nemo_cosmos.models.transfer import DeviceTransfer
+from nemo_cosmos.modules.streaming import KV_CACHE_PLACES
 from nemo_cosmos.networks import CosmosTokenizer, TokenizerConfig
 from nemo_cosmos.networks.config import FAMILIES
 from nemo_cosmos.pretrained import (
@@ -84,7 +91,9 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
     def __init__(self, cfg: DictConfig, trainer=None):
         super().__init__(cfg=cfg, trainer=trainer)
         self.network_config = TokenizerConfig.from_dict(OmegaConf.to_container(self._cfg.network, resolve=True))
-        self._set_inference_options(self._cfg.chunk_latents, self._cfg.tile_size, self._cfg.tile_overlap)
+        self._set_inference_options(
+            self._cfg.chunk_latents, self._cfg.tile_size, self._cfg.tile_overlap, self._cfg.get("stream_cache", "device")
+        )
         device = resolve_device(self._cfg.device)
         dtype = resolve_dtype(self._cfg.dtype, device)
         torchscript = {part: path for part, path in (self._cfg.get("torchscript") or {}).items() if path}
@@ -117,12 +126,14 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         tile_overlap: int | None = None,
         torchscript: dict[str, str] | None = None,
         name: str | None = None,
+        stream_cache: str = "device",
     ) -> DictConfig:
         """The model config: the network (preset name, :class:`TokenizerConfig` or dict),
         which halves to build, dtype and device (``None``: chosen at load time), the
         streaming chunk in latent frames (``None``: one pass), tiling in pixels
         (``tile_size`` ``None``: no tiling), the TorchScript files to run instead of the
-        native network, and the name it came from."""
+        native network, the name it came from, and where streams keep the temporal
+        attention's key/value cache (``"device"``, or ``"host"``: pinned host memory)."""
         return OmegaConf.create(
             {
                 "network": as_tokenizer_config(network).to_dict(),
@@ -135,6 +146,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
                 "tile_overlap": tile_overlap,
                 "torchscript": dict(torchscript) if torchscript else None,
                 "name": name,
+                "stream_cache": stream_cache,
             }
         )
 
@@ -158,6 +170,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         tile_overlap: int | None = None,
         map_location: str | torch.device | None = None,
         strict: bool = True,
+        stream_cache: str = "device",
     ) -> "CausalVideoTokenizer":
         """Load an official tokenizer by name (``Cosmos-Tokenizer-DV8x8x8`` or
         ``nvidia/...``; hub repo ``nvidia/<name>`` through the Hugging Face cache, offline
@@ -171,7 +184,8 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         names the network of a directory without ``config.json``; ``revision``,
         ``cache_dir`` and ``token`` go to huggingface_hub. ``map_location`` (the device)
         and ``strict`` are NeMo's names, so ``init_from_pretrained_model`` in a NeMo config
-        works; ``strict=False`` loads the weights that fit and logs the rest.
+        works; ``strict=False`` loads the weights that fit and logs the rest. ``chunk_latents``,
+        ``tile_size``, ``tile_overlap`` and ``stream_cache``: see :meth:`configure_inference`.
         """
         if map_location is not None:
             if device is not None and torch.device(device) != torch.device(map_location):
@@ -200,6 +214,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
             tile_overlap=tile_overlap,
             torchscript=None if use_pytorch else {part: str(path) for part, path in files.torchscript.items()},
             name=str(model_name_or_path),
+            stream_cache=stream_cache,
         )
         model = cls(cfg)
         if use_pytorch:
@@ -269,15 +284,32 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         chunk_latents: int | None = DEFAULT_CHUNK_LATENTS,
         tile_size: int | None = None,
         tile_overlap: int | None = None,
+        stream_cache: str = "device",
     ) -> None:
-        """Set streaming (latent frames per chunk, ``None``: one pass) and tiling (pixels,
-        ``tile_size`` ``None``: off); kept in the config, so ``save_to`` keeps them."""
-        self._set_inference_options(chunk_latents, tile_size, tile_overlap)
+        """Set streaming (latent frames per chunk, ``None``: one pass), tiling (pixels,
+        ``tile_size`` ``None``: off) and where streams keep the temporal attention's
+        key/value cache, which grows with the clip (``"device"``; ``"host"``: pinned host
+        memory, read back block by block, exact and slower; for CUDA runs); kept in the
+        config, so ``save_to`` keeps them."""
+        self._set_inference_options(chunk_latents, tile_size, tile_overlap, stream_cache)
         with open_dict(self._cfg):
             self._cfg.chunk_latents = chunk_latents
             self._cfg.tile_size, self._cfg.tile_overlap = tile_size, tile_overlap
+            self._cfg.stream_cache = stream_cache
 
-    def _set_inference_options(self, chunk_latents: int | None, tile_size: int | None, tile_overlap: int | None):
+    @property
+    def chunk_latents(self) -> int | None:
+        """Latent frames per streamed chunk (``None``: each clip in one pass)."""
+        return self._chunk_latents
+
+    @property
+    def stream_cache(self) -> str:
+        """Where streams keep the temporal attention's keys and values: ``"device"`` or ``"host"``."""
+        return self._stream_cache
+
+    def _set_inference_options(
+        self, chunk_latents: int | None, tile_size: int | None, tile_overlap: int | None, stream_cache: str
+    ):
         cs = self.network_config.spatial_compression
         if chunk_latents is not None and (not isinstance(chunk_latents, int) or chunk_latents < 1):
             raise ValueError(f"chunk_latents must be a positive number of latent frames or None, got {chunk_latents!r}")
@@ -289,7 +321,10 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
                     f"tile_size must be a multiple of {cs} (at least {2 * cs}) and tile_overlap a multiple of {cs} "
                     f"of at most half the tile, got tile_size={tile_size}, tile_overlap={tile_overlap}"
                 )
+        if stream_cache not in KV_CACHE_PLACES:
+            raise ValueError(f"stream_cache must be one of {KV_CACHE_PLACES}, got {stream_cache!r}")
         self._chunk_latents, self._tile_size, self._tile_overlap = chunk_latents, tile_size, tile_overlap
+        self._stream_cache = stream_cache
 
     # ----------------------------------------------------------------- inference
 
@@ -299,13 +334,18 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
 
         The input is padded to the compression grid (latents cover the padded frame; pass
         ``crop_to`` to :meth:`decode` to get the original size back). An image given as
-        ``[B, 3, 1, H, W]`` keeps its time axis in the outputs.
+        ``[B, 3, 1, H, W]`` keeps its time axis in the outputs. Outputs come back on the
+        input's device; a video on the host goes through the device chunk by chunk.
         """
         check_pixels(x, self.network_config)
-        x, time_axis = self._prepare_pixels(x)
         cfg = self.network_config
-        padded = pad_pixels(x, cfg.spatial_compression, cfg.temporal_compression if cfg.is_video else None)
+        if cfg.is_video:
+            with self.encoder_stream(num_frames=x.shape[2]) as stream:
+                return stream.push(x)
+        x, time_axis = self._drop_time_axis(x)
+        padded = self._transfer().to_device(pad_pixels(x, cfg.spatial_compression))
         encoded = self._tiled(self._backend().encode, padded, cfg.spatial_compression, 1, stitch=cfg.is_discrete)
+        encoded = tuple(self._transfer().to_home(t, x.device) for t in encoded)
         if not time_axis:
             return encoded
         return tuple(t.unsqueeze(2 if t.is_floating_point() else 1) for t in encoded)
@@ -315,40 +355,79 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         """Latents (continuous) or integer indices (discrete) -> pixels in about ``[-1, 1]``.
 
         ``crop_to``: the trailing sizes of the original input (``(T, H, W)`` for video,
-        ``(H, W)`` for images) to undo :meth:`encode`'s alignment padding.
+        ``(H, W)`` for images) to undo :meth:`encode`'s alignment padding. Outputs come
+        back on the input's device.
         """
         check_latents(z, self.network_config)
         cfg = self.network_config
-        time_axis = not cfg.is_video and z.dim() == (4 if cfg.is_discrete else 5)
+        if cfg.is_video:
+            with self.decoder_stream(crop_to=crop_to) as stream:
+                first = stream.push(z)
+                rest = stream.close()
+            return first if rest is None else rest if first is None else torch.cat([first, rest], dim=2)
+        time_axis = z.dim() == (4 if cfg.is_discrete else 5)
         if time_axis:
             z = z.squeeze(1 if cfg.is_discrete else 2)
-        z = z.to(self.device, self.dtype) if z.is_floating_point() else z.to(self.device)
-        y = self._tiled(self._backend().decode, z, 1, cfg.spatial_compression, stitch=False)
+        y = self._tiled(self._backend().decode, self._transfer().to_device(z), 1, cfg.spatial_compression, stitch=False)
+        y = self._transfer().to_home(y, z.device)
         if time_axis:
             y = y.unsqueeze(2)
         return y if crop_to is None else crop_center(y, crop_to)
 
     @torch.no_grad()
     def autoencode(self, x: Tensor, temporal_window: int | None = None) -> Tensor:
-        """Reconstruct pixels (encode then decode) at the input's shape.
+        """Reconstruct pixels (encode then decode) at the input's shape, on the input's device.
 
         ``temporal_window=N`` (video, ``N = 1 + k*ct``) reconstructs independent windows
         of ``N`` frames as the old NeMo model did: not equal to the default, which streams
         the whole clip exactly.
         """
         check_pixels(x, self.network_config)
-        x, time_axis = self._prepare_pixels(x)
-        if temporal_window is None:
-            y = self._reconstruct(x)
-        else:
-            cfg = self.network_config
+        cfg = self.network_config
+        if temporal_window is not None:
             ct = cfg.temporal_compression
             if not cfg.is_video:
                 raise ValueError(f"temporal_window is for video tokenizers; {cfg.short_name} is an image model")
             if not isinstance(temporal_window, int) or temporal_window < 1 or (temporal_window - 1) % ct:
                 raise ValueError(f"temporal_window must be 1 + k*{ct} frames (e.g. {1 + 2 * ct}), got {temporal_window!r}")
-            y = torch.cat([self._reconstruct(window) for window in x.split(temporal_window, dim=2)], dim=2)
+            return torch.cat([self.autoencode(window) for window in x.split(temporal_window, dim=2)], dim=2)
+        if cfg.is_video:
+            with self.autoencoder_stream(num_frames=x.shape[2]) as stream:
+                return stream.push(x)
+        x, time_axis = self._drop_time_axis(x)
+        cs = cfg.spatial_compression
+        padded = self._transfer().to_device(pad_pixels(x, cs))
+        y = crop_center(self._tiled(self._backend().autoencode, padded, cs, cs, stitch=False), x.shape[2:])
+        y = self._transfer().to_home(y, x.device)
         return y.unsqueeze(2) if time_axis else y
+
+    def encoder_stream(self, num_frames: int | None = None) -> EncoderStream:
+        """Encode a video clip pushed in pieces: ``with model.encoder_stream(num_frames=T) as s:
+        out = s.push(frames)`` with frames ``[B, 3, n, H, W]`` in ``[-1, 1]`` (any ``n``, in host
+        memory); each push returns what :meth:`encode` returns for the latent frames it
+        completes (on the frames' device), or None.
+
+        ``num_frames`` (the clip's total) lets the stream pad in time exactly as
+        :meth:`encode` does (edge frames split before and after) and refuse a clip whose
+        attention cache cannot fit; the push that completes it returns the rest. Without it
+        call ``close()``, which returns the last outputs and pads the end only (equal to
+        :meth:`encode` when the clip has ``1 + k*ct`` frames or one fewer).
+        """
+        return EncoderStream(self, num_frames)
+
+    def decoder_stream(self, crop_to: Sequence[int] | None = None) -> DecoderStream:
+        """Decode a video's latents (or indices) pushed in pieces of any number of latent frames;
+        each push returns the frames they decode to, in about ``[-1, 1]`` on the input's
+        device (None when cropping leaves none). ``crop_to=(T, H, W)`` of the original clip
+        crops the padding :meth:`encode` added; ``close()`` returns what is still owed
+        (frames of TorchScript or one-pass models, which decode the clip whole)."""
+        return DecoderStream(self, crop_to)
+
+    def autoencoder_stream(self, num_frames: int | None = None) -> AutoencoderStream:
+        """Reconstruct a video clip pushed in pieces: each push returns the reconstructed
+        frames completed so far (cropped to the pushed frames' size), as
+        :meth:`encoder_stream` for ``num_frames`` and ``close()``."""
+        return AutoencoderStream(self, num_frames)
 
     def forward(self, video: np.ndarray, temporal_window: int | None = None) -> np.ndarray:
         """uint8 numpy ``[B, T, H, W, 3]`` -> its uint8 reconstruction, like the old NeMo model
@@ -363,18 +442,13 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
             y = self.autoencode(pixels.flatten(0, -4), temporal_window=temporal_window).view(pixels.shape)
         return pixels_to_uint8(y)
 
-    def _prepare_pixels(self, x: Tensor) -> tuple[Tensor, bool]:
-        """Drop an image's time axis of 1 (reported back) and move to the model's device and dtype."""
-        time_axis = not self.network_config.is_video and x.dim() == 5
-        if time_axis:
-            x = x.squeeze(2)
-        return x.to(self.device, self.dtype), time_axis
+    def _drop_time_axis(self, x: Tensor) -> tuple[Tensor, bool]:
+        """An image model's ``[B, 3, 1, H, W]`` as ``[B, 3, H, W]``, and whether it was squeezed."""
+        time_axis = x.dim() == 5
+        return (x.squeeze(2) if time_axis else x), time_axis
 
-    def _reconstruct(self, x: Tensor) -> Tensor:
-        cfg = self.network_config
-        padded = pad_pixels(x, cfg.spatial_compression, cfg.temporal_compression if cfg.is_video else None)
-        cs = cfg.spatial_compression
-        return crop_center(self._tiled(self._backend().autoencode, padded, cs, cs, stitch=False), x.shape[2:])
+    def _transfer(self) -> DeviceTransfer:
+        return DeviceTransfer(self.device, self.dtype)
 
     def _tiled(self, fn, x: Tensor, in_scale: int, out_scale: int, stitch: bool):
         if self._tile_size is None:
@@ -385,7 +459,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
     def _backend(self) -> NativeBackend | TorchScriptBackend:
         if self.network is None:
             return TorchScriptBackend(self._scripted, self.dtype)
-        return NativeBackend(self.network, self._chunk_latents)
+        return NativeBackend(self.network)
 
     def _halves(self) -> str:
         if self.network is not None:

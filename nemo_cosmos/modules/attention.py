@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nemo_cosmos.modules.conv import CausalConv3d
+from nemo_cosmos.modules.kv_cache import HostKVCache
 from nemo_cosmos.modules.norms import FrameNorm, image_norm
 from nemo_cosmos.modules.streaming import StreamingModule
 
@@ -54,7 +55,8 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
     """Causal attention along time, independently at every spatial position of ``[B,C,T,H,W]``.
 
     When streaming, the keys and values of earlier chunks are kept and grown, so each
-    new frame attends to every earlier frame of the clip, as in one pass.
+    new frame attends to every earlier frame of the clip, as in one pass; with the
+    state's ``kv_cache`` set to ``"host"`` they are kept in a :class:`HostKVCache`.
     """
 
     def __init__(self, channels: int):
@@ -63,8 +65,11 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         b, c, t, h, w = q.shape
         q, k, v = (x.permute(0, 3, 4, 2, 1).reshape(b * h * w, 1, -1, c).contiguous() for x in (q, k, v))
+        on_host = self.state is not None and self.state.get("kv_cache") == "host"
         if self.at_clip_start:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif on_host:
+            out = self.state["host_kv"].attend(q, k, v)
         else:
             k = torch.cat([self.state["k"], k], dim=2)
             v = torch.cat([self.state["v"], v], dim=2)
@@ -72,7 +77,9 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
             keys = torch.arange(k.shape[2], device=q.device)
             queries = torch.arange(t, device=q.device) + past
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[None, :] <= queries[:, None])
-        if self.state is not None:
+        if on_host:
+            self.state.setdefault("host_kv", HostKVCache()).append(k, v)
+        elif self.state is not None:
             self.state["k"], self.state["v"] = k, v
-            self.mark_started()
+        self.mark_started()
         return out.reshape(b, h, w, t, c).permute(0, 4, 3, 1, 2)

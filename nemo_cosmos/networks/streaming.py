@@ -20,14 +20,15 @@ Encoded = Tensor | tuple[Tensor, Tensor]
 
 
 class _Stream:
-    """Holds a network half in streaming mode until :meth:`close`."""
+    """Holds a network half in streaming mode until :meth:`close`; ``kv_cache`` says where
+    the temporal attention keeps its keys and values (``"device"`` or ``"host"``)."""
 
-    def __init__(self, half: nn.Module):
+    def __init__(self, half: nn.Module, kv_cache: str = "device"):
         if any(isinstance(m, StreamingModule) and m.state is not None for m in half.modules()):
             raise RuntimeError("this network already has an open stream; close it first")
         self._half = half
         self.closed = False
-        start_streaming(half)
+        start_streaming(half, kv_cache)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -60,8 +61,8 @@ class EncoderStream(_Stream):
     ``1 + k*ct`` frames.
     """
 
-    def __init__(self, network: nn.Module):
-        super().__init__(network.encoder)
+    def __init__(self, network: nn.Module, kv_cache: str = "device"):
+        super().__init__(network.encoder, kv_cache)
         self._network = network
         self._ct = network.config.temporal_compression
         self._pending: list[Tensor] = []
@@ -103,8 +104,8 @@ class EncoderStream(_Stream):
 class DecoderStream(_Stream):
     """Push latents (or indices, or codes with ``codes=True``) chunk by chunk; get frames back."""
 
-    def __init__(self, network: nn.Module):
-        super().__init__(network.decoder)
+    def __init__(self, network: nn.Module, kv_cache: str = "device"):
+        super().__init__(network.decoder, kv_cache)
         self._network = network
         self.latents_seen = 0
 

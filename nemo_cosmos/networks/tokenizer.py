@@ -100,19 +100,21 @@ class CosmosTokenizer(nn.Module):
             )
         return self.decoder(self.post_quant_conv(codes))
 
-    def encoder_stream(self) -> EncoderStream:
-        """Incremental encoding for callers that never hold the whole clip."""
+    def encoder_stream(self, kv_cache: str = "device") -> EncoderStream:
+        """Incremental encoding for callers that never hold the whole clip; ``kv_cache="host"``
+        keeps the temporal attention's keys and values in host memory."""
         self._require_video("encoder_stream")
         if not self.has_encoder:
             raise RuntimeError("this network was built without its encoder (encoder=False)")
-        return EncoderStream(self)
+        return EncoderStream(self, kv_cache)
 
-    def decoder_stream(self) -> DecoderStream:
-        """Incremental decoding for callers that produce latents a few at a time."""
+    def decoder_stream(self, kv_cache: str = "device") -> DecoderStream:
+        """Incremental decoding for callers that produce latents a few at a time; ``kv_cache``
+        as for :meth:`encoder_stream`."""
         self._require_video("decoder_stream")
         if not self.has_decoder:
             raise RuntimeError("this network was built without its decoder (decoder=False)")
-        return DecoderStream(self)
+        return DecoderStream(self, kv_cache)
 
     def forward(self, x: Tensor) -> Tensor:
         """Reconstruction: encode then decode."""
