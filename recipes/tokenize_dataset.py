@@ -11,10 +11,14 @@ option. Clips must have 1 + k*ct frames (ct: the model's temporal compression).
 Re-running the same command resumes an interrupted job: finished parts are kept.
 """
 
-from nemo.core.config import hydra_runner
-from omegaconf import DictConfig
+from nemo_cosmos.quiet import quiet_library_notices
 
-from nemo_cosmos.tokenization.job import run_tokenize_job
+quiet_library_notices()  # before NeMo and megatron-core are imported
+
+from nemo.core.config import hydra_runner  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from nemo_cosmos.tokenization.job import run_tokenize_job  # noqa: E402
 
 
 @hydra_runner(config_path="../conf", config_name="tokenize_ar")

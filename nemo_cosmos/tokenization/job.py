@@ -33,6 +33,7 @@ from nemo_cosmos.networks import TokenizerConfig
 from nemo_cosmos.tokenization.distributed import Ranks, job_ranks
 from nemo_cosmos.tokenization.documents import CaptionTokenizer, LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder
+from nemo_cosmos.tokenization.media_logs import data_logs_in_nemo_log
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
 from nemo_cosmos.tokenization.sharding import parts_for_rank, plan_parts
@@ -176,6 +177,7 @@ def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -
     return total, sum(g[1] for g in gathered), sum(g[2] for g in gathered)
 
 
+@data_logs_in_nemo_log()
 def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
     """Run the job described by ``cfg`` (see ``TokenizeJobOptions``) on this rank; returns the summary."""
     options = load_job_options(cfg)
