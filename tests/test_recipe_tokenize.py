@@ -120,9 +120,9 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ar_run(media, models, tmp_path_factory):
-    """The reference: one rank, uninterrupted, in this process."""
+    """The reference: one rank, uninterrupted, decoding in this process."""
     output = tmp_path_factory.mktemp("ar")
-    summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
+    summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR, "run.decode_workers=0"))
     return output, summary
 
 
@@ -153,6 +153,13 @@ def test_tokens_equal_a_direct_encode_and_feed_megatron_gpt_dataset(ar_run, mode
 
     train, _, _ = gpt_splits(prefix, 50, sidecar["vocab_size"], str(output / "cache"), random_seed=1)
     assert sorted(tuple(train[i]["tokens"].tolist()) for i in range(len(train))) == sorted(tuple(e.tolist()) for e in expected)
+
+
+@pytest.mark.parametrize("workers, prefetch", [(1, 2), (2, 1)])
+def test_decoding_in_worker_processes_writes_the_bytes_of_one_process(ar_run, models, media, tmp_path, workers, prefetch):
+    reference, _ = ar_run
+    run_tokenize_job(_config(models["DV"], str(media), tmp_path, *AR, f"run.decode_workers={workers}", f"run.prefetch={prefetch}"))
+    _same_files(reference, tmp_path, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
 
 
 def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar_run, media):

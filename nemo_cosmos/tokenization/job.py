@@ -32,7 +32,7 @@ from nemo_cosmos.data.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from nemo_cosmos.networks import TokenizerConfig
 from nemo_cosmos.tokenization.distributed import Ranks, job_ranks
 from nemo_cosmos.tokenization.documents import CaptionTokenizer, LatentDocuments, TokenDocuments
-from nemo_cosmos.tokenization.encoding import BatchEncoder
+from nemo_cosmos.tokenization.encoding import BatchEncoder, default_decode_workers
 from nemo_cosmos.tokenization.media_logs import data_logs_in_nemo_log
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
@@ -203,7 +203,8 @@ def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
         parts = plan_parts(len(items), options.run.items_per_part)
         prefixes = [str(output / "parts" / f"{options.output.name}-{part.name}") for part in parts]
         mine = parts_for_rank(parts, ranks.rank, ranks.world_size)
-        encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents)
+        decode_workers = default_decode_workers() if options.run.decode_workers is None else options.run.decode_workers
+        encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents, decode_workers, options.run.prefetch)
         stats, written, reused = PartStats(), 0, 0
         bar = tqdm(
             total=sum(part.stop - part.start for part in mine),

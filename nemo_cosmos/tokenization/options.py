@@ -110,11 +110,17 @@ class RunOptions:
     """Execution: inputs are cut into parts of ``items_per_part`` (the unit of resumption;
     the output never depends on how many ranks run); ``batch_size`` same-shape clips are
     encoded together; video frames are streamed into the encoder ``chunk_latents``
-    latent frames (``chunk_latents * ct`` frames) at a time."""
+    latent frames (``chunk_latents * ct`` frames) at a time. ``decode_workers`` processes
+    decode and resize video frames while the encoder runs (``null``: the cores of this
+    node per rank, less one for the encoder, at least 1; ``0``: decode in the rank's own
+    process, in turn with encoding), each video ``prefetch`` chunks ahead of the encoder.
+    Neither changes a single token."""
 
     items_per_part: int = 64
     batch_size: int = 4
     chunk_latents: int = 2
+    decode_workers: int | None = None
+    prefetch: int = 2
     progress: bool = True
     distributed_timeout_minutes: int = 1440
 
