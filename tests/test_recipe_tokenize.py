@@ -4,6 +4,7 @@ megatron-core's readers and dataset builders, torchrun with gloo, a killed job r
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -160,6 +161,23 @@ def test_decoding_in_worker_processes_writes_the_bytes_of_one_process(ar_run, mo
     reference, _ = ar_run
     run_tokenize_job(_config(models["DV"], str(media), tmp_path, *AR, f"run.decode_workers={workers}", f"run.prefetch={prefetch}"))
     _same_files(reference, tmp_path, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+
+
+def _last_bar(captured: str) -> tuple[int, int, tuple[int, int, int]]:
+    """The last rendering of the progress bar: entries done, their (estimated) total, and the totals beside it."""
+    done, total, documents, skipped, tokens = re.findall(r"(\d+)/(\d+) \[[^\]]*documents=(\d+), skipped=(\d+), tokens=(\d+)\]", captured)[-1]
+    return int(done), int(total), (int(documents), int(skipped), int(tokens))
+
+
+def test_the_progress_bar_counts_clips_and_ends_on_the_totals_of_the_summary(models, media, tmp_path, capfd):
+    config = _config(models["DV"], str(media), tmp_path, *AR, "run.progress=true")
+    summary = run_tokenize_job(config)
+    done, total, totals = _last_bar(capfd.readouterr().err)
+    assert (done, total) == (8, 8)  # 4 clips and 4 skip records, not the 7 inputs
+    assert totals == (summary.documents, summary.skipped, summary.tokens) == (4, 4, 200)
+    (tmp_path / "tokens.json").unlink()  # the parts stay: a second run reuses all of them
+    again = run_tokenize_job(config)
+    assert again.parts_reused == 4 and _last_bar(capfd.readouterr().err) == (8, 8, (again.documents, again.skipped, again.tokens))
 
 
 def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar_run, media):

@@ -144,10 +144,10 @@ class BatchEncoder:
                     chunks.append(chunk)
                 yield np.stack(chunks)
 
-        vision = self._encode_stream(batches())
+        vision = self.encode_chunks(batches())
         return [failure or vision[b] for b, failure in enumerate(failures)]
 
-    def _encode_stream(self, batches: Iterator[np.ndarray]) -> Tensor:
+    def encode_chunks(self, batches: Iterator[np.ndarray]) -> Tensor:
         """The vision output ``[B, ...]`` (indices or latent, on the CPU) of clips given as uint8
         ``[B, n, H, W, 3]`` chunks in order: the one place the job calls the encoder."""
         if self.model.network is None:  # TorchScript: one chunk holds the whole clip

@@ -22,7 +22,6 @@ import torch
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 from nemo.utils import logging
 from omegaconf import DictConfig
-from tqdm import tqdm
 
 from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of, read_sidecar
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
@@ -36,6 +35,7 @@ from nemo_cosmos.tokenization.encoding import BatchEncoder, default_decode_worke
 from nemo_cosmos.tokenization.media_logs import data_logs_in_nemo_log
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
+from nemo_cosmos.tokenization.progress import ClipProgress
 from nemo_cosmos.tokenization.sharding import parts_for_rank, plan_parts
 
 
@@ -206,21 +206,16 @@ def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
         decode_workers = default_decode_workers() if options.run.decode_workers is None else options.run.decode_workers
         encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents, decode_workers, options.run.prefetch)
         stats, written, reused = PartStats(), 0, 0
-        bar = tqdm(
-            total=sum(part.stop - part.start for part in mine),
-            desc=f"rank {ranks.rank}/{ranks.world_size}",
-            unit="input",
-            position=ranks.local_rank,
-            disable=not options.run.progress,
-        )
-        with bar:
+        inputs = sum(part.stop - part.start for part in mine)
+        with ClipProgress(inputs, ranks.rank, ranks.world_size, ranks.local_rank, options.run.progress) as progress:
             for part in mine:
                 prefix = prefixes[part.index]
-                if _complete_with(prefix, header) is not None:
+                kept = _complete_with(prefix, header)
+                if kept is not None:
                     reused += 1
-                    bar.update(part.stop - part.start)
+                    progress.reused(part.stop - part.start, kept["num_documents"], len(kept["skipped"]), dataset_tokens(prefix, kept))
                     continue
-                stats.add(write_part(prefix, header, items[part.start : part.stop], sampling, geometry, encoder, formatter, bar))
+                stats.add(write_part(prefix, header, items[part.start : part.stop], sampling, geometry, encoder, formatter, progress))
                 written += 1
         this_run, written, reused = _over_all_ranks(ranks, stats, written, reused)  # also waits for every rank's parts
         merged = None

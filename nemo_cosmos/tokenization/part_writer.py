@@ -18,6 +18,7 @@ from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem
 from nemo_cosmos.tokenization.documents import LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder, Result
 from nemo_cosmos.tokenization.planning import Unit, plan_item
+from nemo_cosmos.tokenization.progress import ClipProgress
 
 
 @dataclass
@@ -43,7 +44,7 @@ class PartStats:
 class _InOrder:
     """Writes the entries of a part (skip records and encoded units) in input order as results arrive."""
 
-    def __init__(self, writer: IndexedDatasetWriter, entries: list[tuple[Unit | dict[str, Any], bool]], formatter, stats: PartStats, progress) -> None:
+    def __init__(self, writer: IndexedDatasetWriter, entries: list[tuple[Unit | dict[str, Any], bool]], formatter, stats: PartStats, progress: ClipProgress) -> None:
         self.writer, self.entries, self.formatter, self.stats, self.progress = writer, entries, formatter, stats, progress
         self.results: dict[int, Result] = {}
         self.next = 0
@@ -64,8 +65,6 @@ class _InOrder:
             self.next += 1
             if last_of_item:
                 self.stats.inputs += 1
-                self.progress.update(1)
-        self.progress.set_postfix(documents=self.stats.documents, skipped=self.stats.skipped, refresh=False)
 
     def _write_unit(self, unit: Unit, result: Result) -> None:
         if isinstance(result, str):
@@ -74,6 +73,7 @@ class _InOrder:
         document = self.formatter.document(result, unit.item.caption)
         self.writer.add_document(document.sequences, document.shape, unit.source(), modes=document.modes, text_prefix=document.text_prefix)
         self.stats.tokens += document.tokens
+        self.progress.document(document.tokens)
         if unit.clip is None:
             self.stats.images += 1
         else:
@@ -83,6 +83,7 @@ class _InOrder:
         logging.warning(f"skipped {record['path']}: {record['reason']}")
         self.writer.add_skipped(record)
         self.stats.skipped += 1
+        self.progress.skip()
 
 
 def write_part(
@@ -93,11 +94,11 @@ def write_part(
     geometry: FrameGeometry,
     encoder: BatchEncoder,
     formatter: TokenDocuments | LatentDocuments,
-    progress,
+    progress: ClipProgress,
 ) -> PartStats:
     """Tokenize ``items`` into the complete dataset at ``prefix``; returns what was written.
 
-    ``sampling`` is None for image models. ``progress`` (a tqdm bar) advances by one per input.
+    ``sampling`` is None for image models. ``progress`` advances by one per document or skip record.
     """
     started = time.perf_counter()
     entries: list[tuple[Unit | dict[str, Any], bool]] = []
@@ -105,6 +106,7 @@ def write_part(
         planned = plan_item(item, sampling, geometry, header["tokenizer"]["name"])
         planned = [planned] if isinstance(planned, dict) else planned
         entries.extend((entry, i == len(planned) - 1) for i, entry in enumerate(planned))
+    progress.planned(len(items), len(entries))
     units = [(position, entry) for position, (entry, _) in enumerate(entries) if isinstance(entry, Unit)]
     videos = [(position, unit) for position, unit in units if unit.clip is not None]
     images = [(position, unit) for position, unit in units if unit.clip is None]
