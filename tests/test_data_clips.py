@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video, stream_clips
+from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, FrameUsage, UnreadableMediaError, clip_length_error, frame_usage, plan_clips, read_clips, read_video, stream_clips
 
 from data_samples import write_moving_shapes_video
 
@@ -126,3 +126,21 @@ def test_too_small_sources_are_reported_not_blown_up():
         FrameGeometry(height=60, width=64, multiple=8)
     with pytest.raises(ValueError, match="both height and width"):
         FrameGeometry(height=64)
+
+
+@pytest.mark.parametrize(
+    "num_frames, fps, settings, expected",
+    [
+        (100, 24.0, dict(frame_stride=2, max_clips=None), FrameUsage(used=45, stride=44, tail=11)),  # 5 clips over frames 0..88
+        (100, 24.0, dict(max_clips=2), FrameUsage(used=18, tail=1, unchosen=81)),  # clips at 0..8 and 90..98 of 11
+        (100, 30.0, dict(target_fps=12.0, max_clips=None), FrameUsage(used=36, stride=53, tail=11)),
+        (5, 24.0, dict(pad_short=True), FrameUsage(used=5)),
+        (5, 24.0, dict(), FrameUsage(skipped=5)),
+    ],
+)
+def test_frame_usage_accounts_for_every_frame(num_frames, fps, settings, expected):
+    sampling = ClipSampling(num_frames=9, temporal_compression=4, **settings)
+    clips, _ = plan_clips(num_frames, fps, sampling)
+    usage = frame_usage(num_frames, fps, sampling, clips)
+    assert usage == expected and sum(vars(usage).values()) == num_frames
+    assert usage.used == sum(len(set(clip.frames)) for clip in clips)

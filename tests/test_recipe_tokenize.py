@@ -151,6 +151,8 @@ def test_tokens_equal_a_direct_encode_and_feed_megatron_gpt_dataset(ar_run, mode
     assert sidecar["tokenizer"]["config"]["family"] == "DV" and sidecar["compression"] == {"temporal": 4, "spatial": 8}
     assert (summary.documents, summary.skipped, summary.tokens) == (4, 4, 4 * 50)
     assert summary.documents_this_run == 4 and summary.clips_per_second > 0 and summary.tokens_per_second > 0
+    # a0 (22 frames), b0 (40), c0 (18) sampled every 2nd frame, 9 per clip; c1_short (10) skipped
+    assert summary.frames_this_run == {"used": 36, "stride": 33, "tail": 11, "unchosen": 0, "skipped": 10}
 
     train, _, _ = gpt_splits(prefix, 50, sidecar["vocab_size"], str(output / "cache"), random_seed=1)
     assert sorted(tuple(train[i]["tokens"].tolist()) for i in range(len(train))) == sorted(tuple(e.tolist()) for e in expected)

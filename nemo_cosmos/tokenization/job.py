@@ -13,7 +13,7 @@
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class JobSummary:
     documents_this_run: int
     tokens_this_run: int
     seconds_this_run: float
+    frames_this_run: dict[str, int] = field(default_factory=dict)  # where the videos' frames went: used, stride, tail, unchosen, skipped
 
     @property
     def clips_per_second(self) -> float:
@@ -154,6 +155,7 @@ def _summarize(prefix: Path, sidecar: dict[str, Any], written: int, reused: int,
         documents_this_run=this_run.documents,
         tokens_this_run=this_run.tokens,
         seconds_this_run=this_run.seconds,
+        frames_this_run={name: getattr(this_run, f"frames_{name}") for name in ("used", "stride", "tail", "unchosen", "skipped")},
     )
 
 
@@ -165,6 +167,13 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
         f"{summary.documents_this_run} documents and {summary.tokens_this_run} {unit} in {summary.seconds_this_run:.1f} s on {world_size} "
         f"rank(s): {summary.clips_per_second:.3g} clips/s, {summary.tokens_per_second:.0f} {unit}/s"
     )
+    frames = summary.frames_this_run
+    if sum(frames.values()):
+        logging.info(
+            f"frames of the videos read this run: {frames['used']} in clips; unused: {frames['stride']} between sampled frames (clips.frame_stride or "
+            f"clips.target_fps), {frames['tail']} in tails shorter than a clip, {frames['unchosen']} in clips beyond clips.max_clips_per_video, "
+            f"{frames['skipped']} in skipped videos or clips"
+        )
 
 
 def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int, reused: int) -> tuple[PartStats, int, int]:

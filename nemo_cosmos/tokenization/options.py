@@ -56,7 +56,7 @@ class ClipOptions:
     num_frames: int = 33
     frame_stride: int = 1
     target_fps: float | None = None
-    max_clips_per_video: int | None = 1
+    max_clips_per_video: int | None = None
     pad_short: bool = False
 
 

@@ -7,14 +7,14 @@ temporary names until complete (see ``IndexedDatasetWriter``).
 """
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from itertools import chain
 from typing import Any
 
 from nemo.utils import logging
 
 from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
-from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, FrameUsage, MediaItem
 from nemo_cosmos.tokenization.documents import LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder, Result
 from nemo_cosmos.tokenization.planning import Unit, plan_item
@@ -23,7 +23,8 @@ from nemo_cosmos.tokenization.progress import ClipProgress
 
 @dataclass
 class PartStats:
-    """What writing parts produced: inputs done, documents (clips and images), skips, tokens, time."""
+    """What writing parts produced: inputs done, documents (clips and images), skips, tokens, time;
+    and where the videos' frames went (see ``FrameUsage``; a clip that fails to encode counts as skipped)."""
 
     inputs: int = 0
     clips: int = 0
@@ -31,6 +32,15 @@ class PartStats:
     skipped: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    frames_used: int = 0
+    frames_stride: int = 0
+    frames_tail: int = 0
+    frames_unchosen: int = 0
+    frames_skipped: int = 0
+
+    def add_usage(self, usage: FrameUsage) -> None:
+        for name, value in asdict(usage).items():
+            setattr(self, f"frames_{name}", getattr(self, f"frames_{name}") + value)
 
     @property
     def documents(self) -> int:
@@ -68,6 +78,8 @@ class _InOrder:
 
     def _write_unit(self, unit: Unit, result: Result) -> None:
         if isinstance(result, str):
+            if unit.clip is not None:
+                self.stats.add_usage(FrameUsage(used=-(len(unit.clip.frames) - unit.clip.padded), skipped=len(unit.clip.frames) - unit.clip.padded))
             self._skip(unit.skip(result))
             return
         document = self.formatter.document(result, unit.item.caption)
@@ -102,15 +114,16 @@ def write_part(
     """
     started = time.perf_counter()
     entries: list[tuple[Unit | dict[str, Any], bool]] = []
+    stats = PartStats()
     for item in items:
-        planned = plan_item(item, sampling, geometry, header["tokenizer"]["name"])
+        planned, usage = plan_item(item, sampling, geometry, header["tokenizer"]["name"])
+        stats.add_usage(usage)
         planned = [planned] if isinstance(planned, dict) else planned
         entries.extend((entry, i == len(planned) - 1) for i, entry in enumerate(planned))
     progress.planned(len(items), len(entries))
     units = [(position, entry) for position, (entry, _) in enumerate(entries) if isinstance(entry, Unit)]
     videos = [(position, unit) for position, unit in units if unit.clip is not None]
     images = [(position, unit) for position, unit in units if unit.clip is None]
-    stats = PartStats()
     with IndexedDatasetWriter(prefix, header) as writer:
         in_order = _InOrder(writer, entries, formatter, stats, progress)
         in_order.write_ready()  # inputs skipped at planning before the first unit

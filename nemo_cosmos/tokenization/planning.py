@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nemo_cosmos.data.indexed.skipped import skip_record
-from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, MediaItem, UnreadableMediaError, plan_clips, probe_video
+from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, FrameUsage, MediaItem, UnreadableMediaError, frame_usage, plan_clips, probe_video
 
 
 @dataclass(frozen=True)
@@ -46,25 +46,26 @@ def unreadable_reason(error: UnreadableMediaError | FileNotFoundError) -> str:
     return error.problem if isinstance(error, UnreadableMediaError) else "no such file"
 
 
-def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> list[Unit] | dict[str, Any]:
-    """The units of an input, or its skip record.
+def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> tuple[list[Unit] | dict[str, Any], FrameUsage]:
+    """The units of an input, or its skip record; and how its frames are used (videos).
 
     ``sampling`` is None for image models, which cannot tokenize videos (they are skipped
     with that reason); video models take images as single-frame clips.
     """
     if item.kind == "image":
-        return [Unit(item)]
+        return [Unit(item)], FrameUsage()
     if sampling is None:
-        return skip_record(item.path, f"a video, but {model_name} is an image tokenizer; use a video (CV/DV) tokenizer for videos")
+        return skip_record(item.path, f"a video, but {model_name} is an image tokenizer; use a video (CV/DV) tokenizer for videos"), FrameUsage()
     try:
         info = probe_video(item.path)
     except (UnreadableMediaError, FileNotFoundError) as error:
-        return skip_record(item.path, unreadable_reason(error))
+        return skip_record(item.path, unreadable_reason(error)), FrameUsage()
     too_small = geometry.skip_reason(info.height, info.width)
     if too_small:
-        return skip_record(item.path, too_small)
+        return skip_record(item.path, too_small), FrameUsage(skipped=info.num_frames)
     clips, reason = plan_clips(info.num_frames, info.fps, sampling)
+    usage = frame_usage(info.num_frames, info.fps, sampling, clips)
     if reason:
-        return skip_record(item.path, reason)
+        return skip_record(item.path, reason), usage
     height, width = geometry.place(info.height, info.width).output
-    return [Unit(item, clip, (len(clip.frames), height, width)) for clip in clips]
+    return [Unit(item, clip, (len(clip.frames), height, width)) for clip in clips], usage

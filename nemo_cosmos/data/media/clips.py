@@ -122,6 +122,40 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     return [Clip(frames=tuple(samples[b * n : (b + 1) * n])) for b in chosen], None
 
 
+@dataclass(frozen=True)
+class FrameUsage:
+    """Where the frames of a video go: into clips, or unused and why."""
+
+    used: int = 0  # source frames sampled into the chosen clips
+    stride: int = 0  # between sampled frames (frame_stride, or target_fps below the source rate)
+    tail: int = 0  # after the last whole clip: too few left for another
+    unchosen: int = 0  # in whole clips left out by max_clips
+    skipped: int = 0  # in videos (or clips) that were skipped
+
+
+def frame_usage(num_frames: int, fps: float, sampling: ClipSampling, clips: list[Clip]) -> FrameUsage:
+    """How ``clips``, planned by :func:`plan_clips` (none: the video is skipped), use a video of
+    ``num_frames`` frames; the parts add up to ``num_frames``."""
+    if not clips:
+        return FrameUsage(skipped=num_frames)
+    samples = _timeline(num_frames, sampling.frame_stride if sampling.target_fps is None else fps / sampling.target_fps)
+    n = sampling.num_frames
+    blocks = len(samples) // n
+    if blocks == 0:  # one padded clip of every sample
+        return FrameUsage(used=len(samples), stride=num_frames - len(samples))
+    chosen = {clip.start_frame for clip in clips}
+    used = stride = unchosen = 0
+    for b in range(blocks):
+        first, last = samples[b * n], samples[(b + 1) * n - 1]
+        if first in chosen:
+            used, stride = used + n, stride + (last - first + 1 - n)
+        else:
+            unchosen += last - first + 1
+        if b + 1 < blocks:
+            stride += samples[(b + 1) * n] - last - 1
+    return FrameUsage(used=used, stride=stride, tail=num_frames - 1 - samples[blocks * n - 1], unchosen=unchosen)
+
+
 def stream_clips(
     path: str | Path, clips: list[Clip], transform: Callable[[np.ndarray], np.ndarray] | None = None
 ) -> Iterator[tuple[Clip, Iterator[np.ndarray]]]:
