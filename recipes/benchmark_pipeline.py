@@ -20,6 +20,7 @@ shared machine the absolute numbers move, the ratios within one round hold bette
 
 import argparse
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -130,6 +131,7 @@ def main() -> None:
                 times["encode"].append(encode_seconds(encoder, chunks, sizes, args.batch_size))
                 for name, workers in (("job", args.decode_workers), ("job, 0 workers", 0)):
                     output = args.out / "jobs" / f"{source}-{target}-{workers}"
+                    shutil.rmtree(output, ignore_errors=True)  # a finished dataset would be left alone
                     summary = run_tokenize_job(job_config(args.model, folder, output, args.num_frames, TARGETS[target], args.batch_size, workers))
                     assert summary.documents_this_run == clips, summary
                     times[name].append(summary.seconds_this_run)

@@ -50,7 +50,7 @@ def test_workers_give_the_chunks_of_one_process(videos, workers, prefetch):
     here = _decode_all(0, videos)
     assert len(CLIPS) == 4 and len(here) == 4 * 2 * 5
     assert [c.shape for c in here[:5:2]] == [(5, 32, 32, 3)] * 3 and here[5].shape == (4, 32, 32, 3)
-    assert isinstance(here[1], str) and isinstance(here[3], str) and "no such file" == here[3]
+    assert here[1].kind == "not_media" and here[3] == "no such file" and here[3].kind == "missing"
     assert not np.array_equal(here[0], here[2]), "different videos must give different frames"
     assert _same(here, _decode_all(workers, videos, prefetch))
 
@@ -65,7 +65,7 @@ def test_a_killed_worker_fails_its_open_lanes_and_a_new_one_serves_later_lanes(v
         after = [later.next_chunk() for _ in range(later.planned)]
     assert isinstance(first, np.ndarray)
     failures = [chunk for chunk in rest if isinstance(chunk, str)]
-    assert failures and all("decode worker process died (exit code -9)" in chunk for chunk in failures)
+    assert failures and all("decode worker process died (exit code -9)" in chunk and chunk.kind == "decode_worker_died" for chunk in failures)
     assert all(isinstance(chunk, str) for chunk in rest[rest.index(failures[0]) :]), "nothing after the failure"
     assert _same(after, _decode_all(0, [videos[2]]))
 

@@ -184,12 +184,18 @@ def test_the_progress_bar_counts_clips_and_ends_on_the_totals_of_the_summary(mod
 
 def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar_run, media):
     output, _ = ar_run
-    skipped = {Path(record["path"]).name: record["reason"] for record in read_skipped(output / "skipped.jsonl")}
+    records = read_skipped(output / "skipped.jsonl")
+    skipped = {Path(record["path"]).name: record["reason"] for record in records}
     assert sorted(skipped) == ["a1_corrupt.mp4", "b1_empty.mp4", "c1_short.mp4", "d_tiny.png"]
-    assert "cannot open as video" in skipped["a1_corrupt.mp4"]
-    assert "empty (0 bytes)" in skipped["b1_empty.mp4"]
-    assert "too short" in skipped["c1_short.mp4"] and "9 = 1 + 2*4" in skipped["c1_short.mp4"]
-    assert "too small: 7x5 pixels" in skipped["d_tiny.png"]
+    assert {Path(record["path"]).name: record["kind"] for record in records} == {
+        "a1_corrupt.mp4": "not_media", "b1_empty.mp4": "empty", "c1_short.mp4": "too_short", "d_tiny.png": "too_small"
+    }
+    assert skipped["a1_corrupt.mp4"] == "not a video file: FFmpeg finds no format it can read in it"  # no FFmpeg error codes
+    assert "empty file (0 bytes)" in skipped["b1_empty.mp4"]
+    assert skipped["c1_short.mp4"].startswith("too short: 5 frames (of 10, at frame stride 2) are fewer than one clip of 9 = 1 + 2*4")
+    assert skipped["c1_short.mp4"].endswith("set clips.pad_short=true to pad it with its last frame")
+    assert "too small: 7x5 pixels" in skipped["d_tiny.png"] and "frames.min_side" in skipped["d_tiny.png"]
+    assert all("\n" not in reason and "Errno" not in reason for reason in skipped.values())
     assert read_sidecar(output / "tokens")["skipped"] == read_skipped(output / "skipped.jsonl")
 
 
@@ -219,7 +225,9 @@ def test_a_video_that_ends_early_is_skipped_and_its_batch_mate_is_kept(models, m
         assert torch.equal(documents.token_grid(doc), _direct_encode(model, source).long())
     skipped = read_skipped(tmp_path / "out" / "skipped.jsonl")
     assert [(Path(r["path"]).name, r["start_frame"], r["end_frame"]) for r in skipped] == [("b_cut.mp4", 0, 16), ("b_cut.mp4", 18, 34)]
-    assert "video ended" in skipped[0]["reason"] and "an earlier clip of this video failed" in skipped[1]["reason"]
+    assert [r["kind"] for r in skipped] == ["truncated", "truncated"]
+    assert "of the 40 its header promises" in skipped[0]["reason"] and skipped[0]["reason"].startswith("truncated")
+    assert "an earlier clip of this video failed" in skipped[1]["reason"]
 
 
 def test_two_ranks_with_torchrun_write_the_bytes_of_one(ar_run, models, media, tmp_path):

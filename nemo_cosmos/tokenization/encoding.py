@@ -8,7 +8,8 @@ network's exact encoder stream, so memory holds a few chunks per lane and never 
 clip (a 121-frame 720p clip included), while the latents equal one pass over the clip.
 
 Lanes are decoded and resized by ``decode_workers`` processes (``DecodePool``), which
-stay ``prefetch`` chunks ahead of the encoder: decoding overlaps with encoding, and the
+stay ``prefetch`` chunks ahead of the encoder, and the next ``batch_size`` videos start
+decoding before their turn (so a new video does not stall the encoder): decoding overlaps with encoding, and the
 frames, the batches and so the tokens are the same for any number of workers (0 decodes
 in this process, in turn with encoding). A lane whose video fails to decode midway (or
 whose worker dies) is fed black frames until its clip ends; its result is dropped and the
@@ -35,11 +36,12 @@ from torch import Tensor
 
 from nemo_cosmos.data.media import FrameGeometry, UnreadableMediaError, read_image, to_model_range
 from nemo_cosmos.data.media.decode_pool import DecodePool, Lane
+from nemo_cosmos.data.media.errors import SkipReason, reason_of
 from nemo_cosmos.networks.streaming import frame_chunk_sizes
-from nemo_cosmos.tokenization.planning import Unit, unreadable_reason
+from nemo_cosmos.tokenization.planning import Unit, with_hint
 
 # An encoded unit: indices [(t,) h, w] or a latent [C, (t,) h, w] on the CPU, or the reason it failed.
-Result = Tensor | str
+Result = Tensor | SkipReason
 
 
 @dataclass
@@ -108,12 +110,12 @@ class BatchEncoder:
         """Encode video clips, ``batch_size`` lanes at a time; every position gets a result."""
         for shape, videos in _videos_by_shape(units).items():
             sizes = self._chunk_sizes(shape[0])
-            waiting, running = deque(videos), []
-            while waiting or running:
-                while waiting and len(running) < self.batch_size:
-                    clips = deque(waiting.popleft())
-                    lane = self.decode_pool.open(clips[0][1].item.path, [unit.clip for _, unit in clips], sizes, shape[1:])
-                    running.append(_Video(clips, lane))
+            upcoming, running = self._opened_ahead(videos, sizes, shape), []
+            while True:
+                while len(running) < self.batch_size and (video := next(upcoming, None)) is not None:
+                    running.append(video)
+                if not running:
+                    break
                 current = [video.clips.popleft() for video in running]
                 results = self._encode_clips([video.lane for video in running], shape, sizes)
                 still = []
@@ -121,7 +123,7 @@ class BatchEncoder:
                     yield position, result
                     if isinstance(result, str):
                         for later, _ in video.clips:
-                            yield later, f"not decoded: an earlier clip of this video failed ({result})"
+                            yield later, SkipReason(result.kind, f"not decoded: an earlier clip of this video failed ({result})")
                         video.clips.clear()
                     if video.clips:
                         still.append(video)
@@ -129,9 +131,19 @@ class BatchEncoder:
                         video.lane.close()
                 running = still
 
+    def _opened_ahead(self, videos: list[list[tuple[int, Unit]]], sizes: list[int], shape: tuple[int, int, int]) -> Iterator[_Video]:
+        """``videos`` in order, each opened ``batch_size`` videos before it is taken, so that its first chunks are decoded by then."""
+        opened: deque[_Video] = deque()
+        for video in videos:
+            clips = deque(video)
+            opened.append(_Video(clips, self.decode_pool.open(clips[0][1].item.path, [unit.clip for _, unit in clips], sizes, shape[1:])))
+            if len(opened) > self.batch_size:
+                yield opened.popleft()
+        yield from opened
+
     def _encode_clips(self, lanes: list[Lane], shape: tuple[int, int, int], sizes: list[int]) -> list[Result]:
         """One batch of clips of ``shape`` (frames, height, width), fed chunk by chunk as the lanes deliver them."""
-        failures: list[str | None] = [None] * len(lanes)
+        failures: list[SkipReason | None] = [None] * len(lanes)
 
         def batches() -> Iterator[np.ndarray]:
             for count in sizes:
@@ -166,11 +178,11 @@ class BatchEncoder:
             try:
                 pixels = read_image(unit.item.path)
             except (UnreadableMediaError, FileNotFoundError) as error:
-                yield position, unreadable_reason(error)
+                yield position, reason_of(error)
                 continue
             too_small = self.geometry.skip_reason(pixels.shape[0], pixels.shape[1])
             if too_small:
-                yield position, too_small
+                yield position, with_hint(too_small)
                 continue
             frame = self.geometry.apply(pixels)
             bucket = buckets.setdefault(frame.shape, [])

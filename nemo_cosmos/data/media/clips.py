@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nemo_cosmos.data.media.errors import UnreadableMediaError
-from nemo_cosmos.data.media.video import iter_frames_at
+from nemo_cosmos.data.media.errors import SkipReason, UnreadableMediaError
+from nemo_cosmos.data.media.video import iter_frames_at, probe_video
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _timeline(num_frames: int, step: float) -> list[int]:
     return [p for p in positions if p < num_frames]
 
 
-def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[list[Clip], str | None]:
+def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[list[Clip], SkipReason | None]:
     """The clips to take from a video of ``num_frames`` frames at ``fps``, or a skip reason.
 
     Returns ``(clips, None)`` or ``([], reason)``; the reason always states the
@@ -101,7 +101,7 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     if sampling.target_fps is None:
         step, rate = float(sampling.frame_stride), f"frame stride {sampling.frame_stride}"
     elif sampling.target_fps > fps * (1 + 1e-6):
-        return [], f"video is {fps:g} fps, below target_fps {sampling.target_fps:g} (frames are never duplicated)"
+        return [], SkipReason("fps_below_target", f"video is {fps:g} fps, below target_fps {sampling.target_fps:g} (frames are never duplicated)")
     else:
         step, rate = fps / sampling.target_fps, f"{sampling.target_fps:g} fps"
     samples = _timeline(num_frames, step)
@@ -110,9 +110,10 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     if blocks == 0:
         k = (n - 1) // sampling.temporal_compression
         if not (sampling.pad_short and samples):
-            return [], (
-                f"too short: {num_frames} frames give {len(samples)} at {rate}; a clip needs {n} = 1 + {k}*{sampling.temporal_compression} "
-                f"frames (1 + k*temporal_compression)"
+            return [], SkipReason(
+                "too_short",
+                f"too short: {len(samples)} frames (of {num_frames}, at {rate}) are fewer than one clip of {n} = 1 + {k}*{sampling.temporal_compression} "
+                f"frames (1 + k*temporal_compression)",
             )
         missing = n - len(samples)
         logger.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
@@ -178,7 +179,7 @@ def stream_clips(
             while last_index < index:
                 step = next(decoded, None)
                 if step is None:
-                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_index}) before clip frames {clip.start_frame}..{clip.end_frame}")
+                    raise UnreadableMediaError(path, _ended_early(path, last_index, clip), kind="truncated")
                 last_index, last_frame = step[0], step[1] if transform is None else transform(step[1])
             yield last_frame
 
@@ -187,6 +188,15 @@ def stream_clips(
             yield clip, frames_of(clip)
     finally:
         decoded.close()  # closes the container now, not whenever the generator is collected
+
+
+def _ended_early(path: str | Path, last_index: int, clip: Clip) -> str:
+    """Why a clip cannot be completed: the video ends before it, though its header promises more frames."""
+    try:
+        promised = f" of the {probe_video(path).num_frames} its header promises"
+    except (UnreadableMediaError, FileNotFoundError):
+        promised = ""
+    return f"truncated: the video ends at frame {last_index + 1}{promised}, inside clip frames {clip.start_frame}..{clip.end_frame} (complete clips before it are kept)"
 
 
 def read_clips(path: str | Path, clips: list[Clip], transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[tuple[Clip, np.ndarray]]:

@@ -4,7 +4,8 @@ A *lane* is one video whose planned clips are decoded in order, in chunks of pla
 (an encoder stream's ``1 + k*ct`` frames, then ``k*ct``). :class:`DecodePool` runs lanes
 in ``workers`` processes so that decoding overlaps with whatever this process does
 meanwhile (encoding): each lane keeps up to ``prefetch`` chunks requested ahead of the one
-being consumed, so memory stays bounded by ``prefetch`` chunks per lane. With
+being consumed (from the moment it is opened), so memory stays bounded by ``prefetch``
+chunks per open lane. With
 ``workers=0`` lanes decode here, when their chunks are asked for (no overlap).
 
 A lane's chunks come back in order as uint8 ``[n, H, W, 3]`` arrays, the same frames for
@@ -30,21 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from nemo_cosmos.data.media.clips import Clip, stream_clips
-from nemo_cosmos.data.media.errors import UnreadableMediaError
+from nemo_cosmos.data.media.errors import SkipReason, reason_of
 
 logger = logging.getLogger(__name__)
 
 Transform = Callable[[np.ndarray], np.ndarray]
-Chunk = np.ndarray | str  # frames [n, H, W, 3], or why they could not be decoded
-
-
-def failure_reason(error: Exception) -> str:
-    """One line for a file that is missing or cannot be decoded (the path is recorded beside it)."""
-    if isinstance(error, UnreadableMediaError):
-        return error.problem
-    if isinstance(error, FileNotFoundError):
-        return "no such file"
-    return f"decoding raised {type(error).__name__}: {' '.join(str(error).split())}"
+Chunk = np.ndarray | SkipReason  # frames [n, H, W, 3], or why they could not be decoded
 
 
 def lane_chunks(path: str | Path, clips: Sequence[Clip], sizes: Sequence[int], shape: tuple[int, int], transform: Transform | None) -> Iterator[Chunk]:
@@ -53,7 +45,7 @@ def lane_chunks(path: str | Path, clips: Sequence[Clip], sizes: Sequence[int], s
     ``shape`` is the ``(height, width)`` every transformed frame must have. After the first
     failure, that chunk and every later one is the failure's reason.
     """
-    failure: str | None = None
+    failure: SkipReason | None = None
     stream = stream_clips(path, list(clips), transform)
     try:
         for _, frames in stream:
@@ -62,7 +54,7 @@ def lane_chunks(path: str | Path, clips: Sequence[Clip], sizes: Sequence[int], s
                     chunk, failure = _take(frames, count, shape)
                 yield chunk if failure is None else failure
     except Exception as error:  # opening the file: the stream's first step
-        failure = failure or failure_reason(error)
+        failure = failure or reason_of(error)
         yield failure
         while True:
             yield failure
@@ -70,16 +62,16 @@ def lane_chunks(path: str | Path, clips: Sequence[Clip], sizes: Sequence[int], s
         stream.close()
 
 
-def _take(frames: Iterator[np.ndarray], count: int, shape: tuple[int, int]) -> tuple[np.ndarray | None, str | None]:
+def _take(frames: Iterator[np.ndarray], count: int, shape: tuple[int, int]) -> tuple[np.ndarray | None, SkipReason | None]:
     """The next ``count`` frames as one array, or the reason they cannot be had."""
     chunk = np.empty((count, *shape, 3), dtype=np.uint8)
     for i in range(count):
         try:
             frame = next(frames)
         except Exception as error:
-            return None, failure_reason(error)
+            return None, reason_of(error)
         if frame.shape != chunk.shape[1:]:
-            return None, f"frame size changed mid-video to {frame.shape[1]}x{frame.shape[0]}, expected {shape[1]}x{shape[0]}"
+            return None, SkipReason("frame_size_changed", f"frame size changed mid-video to {frame.shape[1]}x{frame.shape[0]}, expected {shape[1]}x{shape[0]}")
         chunk[i] = frame
     return chunk, None
 
@@ -161,7 +153,7 @@ class Lane:
         self.local, self.worker = local, worker
         self.requested = self.received = 0
         self.arrived: deque[Chunk] = deque()
-        self.failure: str | None = None
+        self.failure: SkipReason | None = None
 
     def next_chunk(self) -> Chunk:
         """The next planned chunk (frames, or the reason it failed), waiting for its worker if needed."""
@@ -215,7 +207,9 @@ class DecodePool:
         worker = min(self._workers, key=lambda w: len(w.lanes))
         lane = Lane(self, number, planned, None, worker)
         worker.lanes[number] = lane
-        if not worker.send(("open", number, str(path), list(clips), list(sizes), shape)):
+        if worker.send(("open", number, str(path), list(clips), list(sizes), shape)):
+            lane._request_ahead()  # its first chunks decode from now on
+        else:
             self._lost(worker)
         return lane
 
@@ -237,7 +231,7 @@ class DecodePool:
     def _lost(self, worker: _Worker) -> None:
         """``worker`` died: every lane it held fails with the reason, and no one waits for it again."""
         worker.process.join(timeout=5)
-        reason = f"the decode worker process died (exit code {worker.process.exitcode}) while decoding this video"
+        reason = SkipReason("decode_worker_died", f"the decode worker process died (exit code {worker.process.exitcode}) while decoding this video")
         logger.warning(f"{reason}; its {len(worker.lanes)} open video(s) are skipped and a new worker takes later ones")
         for lane in worker.lanes.values():
             lane.failure = lane.failure or reason

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from nemo_cosmos.data.media.errors import SkipReason
+
 FIT_MODES = ("crop", "pad")
 
 
@@ -62,11 +64,11 @@ class FrameGeometry:
             if value is not None and (value < 1 or value % self.multiple):
                 raise ValueError(f"{name} must be a positive multiple of {self.multiple} (the spatial compression), got {value}")
 
-    def skip_reason(self, height: int, width: int) -> str | None:
+    def skip_reason(self, height: int, width: int) -> SkipReason | None:
         """Why a ``height x width`` source cannot be used, or None if it can."""
         needed = max(self.min_side, self.multiple if self.height is None and self.mode == "crop" else 1)
         if min(height, width) < needed:
-            return f"too small: {width}x{height} pixels, the shorter side must be at least {needed}"
+            return SkipReason("too_small", f"too small: {width}x{height} pixels, the shorter side must be at least {needed}")
         return None
 
     def place(self, height: int, width: int) -> Placement:
