@@ -11,20 +11,17 @@ included, so the last bar shows what the summary reports.
 
 from typing import Any
 
-from nemo.utils import logging as nemo_logging
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 
 class ClipProgress:
-    """A rank's bar over ``inputs`` inputs' entries; a context manager that keeps log lines above the bar."""
+    """A rank's bar over ``inputs`` inputs' entries; a context manager that closes it."""
 
     def __init__(self, inputs: int, rank: int, world_size: int, position: int, enabled: bool) -> None:
         self.bar = tqdm(total=None, desc=f"rank {rank}/{world_size}", unit="clip", position=position, disable=not enabled, dynamic_ncols=True)
         self.inputs_left = inputs
         self.planned_inputs = self.planned_entries = 0
         self.documents = self.skipped = self.tokens = 0
-        self._redirect = logging_redirect_tqdm(loggers=[nemo_logging._logger]) if enabled else None
 
     def planned(self, inputs: int, entries: int) -> None:
         """A part of ``inputs`` inputs was planned into ``entries`` entries: re-estimate the total."""
@@ -63,11 +60,7 @@ class ClipProgress:
         self.bar.update(entries)
 
     def __enter__(self) -> "ClipProgress":
-        if self._redirect is not None:
-            self._redirect.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.bar.close()
-        if self._redirect is not None:
-            self._redirect.__exit__(*exc_info)
