@@ -138,7 +138,7 @@ def main() -> None:
             rate = {name: clips / statistics.median(values) for name, values in times.items()}
             slower = min(rate["decode"], rate["encode"])
             rows.append(
-                f"| {source} -> {target} | {rate['decode']:.2f} | {rate['encode']:.2f} | {rate['job']:.2f} | {rate['job, 0 workers']:.2f} "
+                f"| {source} -> {target} | {rate['decode']:.3g} | {rate['encode']:.3g} | {rate['job']:.3g} | {rate['job, 0 workers']:.3g} "
                 f"| {slower / rate['job']:.2f} |"
             )
             print(rows[-1], flush=True)
