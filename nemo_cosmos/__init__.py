@@ -1,7 +1,8 @@
 """nemo-cosmos: NVIDIA Cosmos tokenizers for the NeMo ecosystem.
 
 ``CausalVideoTokenizer`` (the NeMo model) is imported on first use: importing NeMo takes
-seconds, and the networks and data tools do not need it.
+seconds, and the networks and data tools do not need it. Importing it this way silences
+the notices of NeMo's and megatron-core's optional parts (``nemo_cosmos.quiet``).
 """
 
 from nemo_cosmos.networks import CosmosTokenizer, TokenizerConfig
@@ -21,6 +22,9 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "CausalVideoTokenizer":
+        from nemo_cosmos.quiet import quiet_library_notices
+
+        quiet_library_notices()  # NeMo is imported next; see quiet.py
         from nemo_cosmos.models.causal_video_tokenizer import CausalVideoTokenizer
 
         return CausalVideoTokenizer

@@ -377,6 +377,9 @@ def inference_options(args: argparse.Namespace) -> dict:
 
 def load_model(args: argparse.Namespace, name: str, encoder: bool, decoder: bool):
     """``CausalVideoTokenizer.from_pretrained`` with the halves needed and the options given."""
+    from nemo_cosmos.quiet import quiet_library_notices
+
+    quiet_library_notices()  # NeMo is imported next
     from nemo_cosmos.models import CausalVideoTokenizer
 
     return CausalVideoTokenizer.from_pretrained(

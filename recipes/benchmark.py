@@ -11,13 +11,17 @@ weights and input, and the table gets our time divided by its time; with
 import itertools
 from pathlib import Path
 
-from nemo.core.config import hydra_runner
-from nemo.utils import logging
-from omegaconf import DictConfig
+from nemo_cosmos.quiet import quiet_library_notices
 
-from nemo_cosmos.evaluation.report import markdown_table, plot_streaming, write_tables
-from nemo_cosmos.evaluation.speed import Case, measure
-from nemo_cosmos.models.causal_video_tokenizer import resolve_device
+quiet_library_notices()  # before NeMo and megatron-core are imported
+
+from nemo.core.config import hydra_runner  # noqa: E402
+from nemo.utils import logging  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from nemo_cosmos.evaluation.report import markdown_table, plot_streaming, write_tables  # noqa: E402
+from nemo_cosmos.evaluation.speed import Case, measure  # noqa: E402
+from nemo_cosmos.models.causal_video_tokenizer import resolve_device  # noqa: E402
 
 
 @hydra_runner(config_path="../conf", config_name="benchmark")

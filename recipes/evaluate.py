@@ -11,13 +11,17 @@ the reason) into ``output_dir``. Config: ``conf/evaluate.yaml``.
 import json
 from pathlib import Path
 
-from nemo.core.config import hydra_runner
-from nemo.utils import logging
-from omegaconf import DictConfig, OmegaConf
+from nemo_cosmos.quiet import quiet_library_notices
 
-from nemo_cosmos.evaluation.quality import FeatureMetrics, evaluate_tokenizer, list_media
-from nemo_cosmos.evaluation.report import markdown_table, plot_quality_vs_bits, write_tables
-from nemo_cosmos.evaluation.tokenizers import load_tokenizer
+quiet_library_notices()  # before NeMo and megatron-core are imported
+
+from nemo.core.config import hydra_runner  # noqa: E402
+from nemo.utils import logging  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from nemo_cosmos.evaluation.quality import FeatureMetrics, evaluate_tokenizer, list_media  # noqa: E402
+from nemo_cosmos.evaluation.report import markdown_table, plot_quality_vs_bits, write_tables  # noqa: E402
+from nemo_cosmos.evaluation.tokenizers import load_tokenizer  # noqa: E402
 
 
 @hydra_runner(config_path="../conf", config_name="evaluate")

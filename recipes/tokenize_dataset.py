@@ -14,11 +14,15 @@ inputs and re-running encodes only the new ones; a run that would change finishe
 one line (HYDRA_FULL_ERROR=1 for the traceback).
 """
 
-from nemo.core.config import hydra_runner
-from omegaconf import DictConfig
+from nemo_cosmos.quiet import quiet_library_notices
 
-from nemo_cosmos.tokenization.errors import one_line_errors
-from nemo_cosmos.tokenization.job import run_tokenize_job
+quiet_library_notices()  # before NeMo and megatron-core are imported
+
+from nemo.core.config import hydra_runner  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from nemo_cosmos.tokenization.errors import one_line_errors  # noqa: E402
+from nemo_cosmos.tokenization.job import run_tokenize_job  # noqa: E402
 
 
 @hydra_runner(config_path="../conf", config_name="tokenize_ar")

@@ -10,14 +10,18 @@ checkpoint through NeMo's ``exp_manager``; at the end the model is exported as `
 and as a directory that ``CausalVideoTokenizer.from_pretrained`` reads.
 """
 
-import lightning.pytorch as pl
-from nemo.core.config import hydra_runner
-from nemo.utils import logging
-from nemo.utils.exp_manager import exp_manager
-from omegaconf import DictConfig, OmegaConf, open_dict
+from nemo_cosmos.quiet import quiet_library_notices
 
-from nemo_cosmos import CausalVideoTokenizer
-from nemo_cosmos.models.training import init_for_training, training_strategy
+quiet_library_notices()  # before NeMo and megatron-core are imported
+
+import lightning.pytorch as pl  # noqa: E402
+from nemo.core.config import hydra_runner  # noqa: E402
+from nemo.utils import logging  # noqa: E402
+from nemo.utils.exp_manager import exp_manager  # noqa: E402
+from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
+
+from nemo_cosmos import CausalVideoTokenizer  # noqa: E402
+from nemo_cosmos.models.training import init_for_training, training_strategy  # noqa: E402
 
 
 def build_model(cfg: DictConfig, trainer: pl.Trainer) -> CausalVideoTokenizer:

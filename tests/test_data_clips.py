@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, UnreadableMediaError, clip_length_error, plan_clips, read_clips, read_video, stream_clips
+from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, FrameUsage, UnreadableMediaError, clip_length_error, frame_usage, plan_clips, read_clips, read_video, stream_clips
 
 from data_samples import write_moving_shapes_video
 
@@ -49,7 +49,7 @@ def test_target_fps_resamples_the_timeline():
 def test_short_video_is_skipped_with_the_rule_or_padded_when_asked(caplog):
     sampling = ClipSampling(num_frames=33, temporal_compression=8)
     clips, reason = plan_clips(30, 24.0, sampling)
-    assert clips == [] and "too short" in reason and "33 = 1 + 4*8" in reason and "1 + k*temporal_compression" in reason
+    assert clips == [] and "too short" in reason and "33 = 1 + 4*8" in reason and "1 + k*temporal_compression" in reason and reason.kind == "too_short"
     padded, reason = plan_clips(30, 24.0, ClipSampling(num_frames=33, temporal_compression=8, pad_short=True))
     assert reason is None and padded[0].padded == 3 and padded[0].frames == tuple(range(30)) + (29, 29, 29)
     assert plan_clips(0, 24.0, ClipSampling(num_frames=33, temporal_compression=8, pad_short=True))[1].startswith("too short")
@@ -71,8 +71,9 @@ def test_read_clips_streams_exactly_the_planned_frames(tmp_path):
     for clip, clip_frames in out:
         np.testing.assert_array_equal(clip_frames, frames[list(clip.frames)][:, ::2, ::2])
     assert len(converted) == 8  # only the distinct frames the clips use are converted
-    with pytest.raises(UnreadableMediaError, match="before clip frames 28..32"):
+    with pytest.raises(UnreadableMediaError, match=r"truncated: the video ends at frame 30 of the 30 its header promises, inside clip frames 28\.\.32") as caught:
         list(read_clips(path, [Clip(frames=(28, 29, 30, 31, 32))]))
+    assert caught.value.reason.kind == "truncated"
 
 
 def test_stream_clips_decodes_each_frame_only_when_it_is_asked_for(tmp_path):
@@ -96,7 +97,7 @@ def test_stream_clips_decodes_each_frame_only_when_it_is_asked_for(tmp_path):
     np.testing.assert_array_equal(np.stack(list(second)), frames[[10, 11, 11]])
     assert len(converted) == 5 and next(stream, None) is None
     broken = stream_clips(path, [Clip(frames=(29, 30, 31))])
-    with pytest.raises(UnreadableMediaError, match="before clip frames 29..31"):
+    with pytest.raises(UnreadableMediaError, match=r"ends at frame 30 of the 30 its header promises, inside clip frames 29\.\.31"):
         list(next(broken)[1])
 
 
@@ -141,10 +142,28 @@ def test_geometry_resizes_shorter_side_then_crops_or_pads():
 
 def test_too_small_sources_are_reported_not_blown_up():
     geometry = FrameGeometry(height=64, width=64, multiple=8, min_side=8)
-    assert "too small: 40x7 pixels" in geometry.skip_reason(7, 40)
+    assert "too small: 40x7 pixels" in geometry.skip_reason(7, 40) and geometry.skip_reason(7, 40).kind == "too_small"
     assert geometry.skip_reason(8, 40) is None
     assert "at least 16" in FrameGeometry(multiple=16).skip_reason(12, 100)
     with pytest.raises(ValueError, match="multiple of 8"):
         FrameGeometry(height=60, width=64, multiple=8)
     with pytest.raises(ValueError, match="both height and width"):
         FrameGeometry(height=64)
+
+
+@pytest.mark.parametrize(
+    "num_frames, fps, settings, expected",
+    [
+        (100, 24.0, dict(frame_stride=2, max_clips=None), FrameUsage(used=45, stride=44, tail=11)),  # 5 clips over frames 0..88
+        (100, 24.0, dict(max_clips=2), FrameUsage(used=18, tail=1, unchosen=81)),  # clips at 0..8 and 90..98 of 11
+        (100, 30.0, dict(target_fps=12.0, max_clips=None), FrameUsage(used=36, stride=53, tail=11)),
+        (5, 24.0, dict(pad_short=True), FrameUsage(used=5)),
+        (5, 24.0, dict(), FrameUsage(skipped=5)),
+    ],
+)
+def test_frame_usage_accounts_for_every_frame(num_frames, fps, settings, expected):
+    sampling = ClipSampling(num_frames=9, temporal_compression=4, **settings)
+    clips, _ = plan_clips(num_frames, fps, sampling)
+    usage = frame_usage(num_frames, fps, sampling, clips)
+    assert usage == expected and sum(vars(usage).values()) == num_frames
+    assert usage.used == sum(len(set(clip.frames)) for clip in clips)

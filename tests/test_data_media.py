@@ -73,7 +73,8 @@ def test_corrupt_empty_and_missing_videos_raise_clear_errors(tmp_path):
                 reader(bad)
             message = str(caught.value)
             assert isinstance(caught.value, ValueError)
-            assert message.startswith(f"{bad}: ") and "\n" not in message
+            assert message.startswith(f"{bad}: ") and "\n" not in message and "Errno" not in message
+            assert caught.value.reason.kind == ("empty" if bad is empty else "not_media")
     with pytest.raises(UnreadableMediaError, match="empty"):
         read_video(empty)
     with pytest.raises(FileNotFoundError, match="missing.mp4"):
@@ -124,6 +125,10 @@ def test_bad_images_raise_clear_errors(tmp_path):
         with pytest.raises(UnreadableMediaError) as caught:
             read_image(bad)
         assert str(caught.value).startswith(f"{bad}: ") and "\n" not in str(caught.value)
+        assert caught.value.reason.kind == ("empty" if bad is empty else "unreadable_image")
+    assert caught.value.reason == "empty file (0 bytes)"
+    with pytest.raises(UnreadableMediaError, match="unreadable image: Pillow cannot decode it"):
+        read_image(corrupt)
     with pytest.raises(FileNotFoundError):
         read_image(tmp_path / "missing.png")
     with pytest.raises(ValueError, match="uint8"):

@@ -4,6 +4,7 @@ megatron-core's readers and dataset builders, torchrun with gloo, a killed job r
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -113,9 +114,9 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ar_run(media, models, tmp_path_factory):
-    """The reference: one rank, uninterrupted, in this process."""
+    """The reference: one rank, uninterrupted, decoding in this process."""
     output = tmp_path_factory.mktemp("ar")
-    summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR))
+    summary = run_tokenize_job(_config(models["DV"], str(media), output, *AR, "run.decode_workers=0"))
     return output, summary
 
 
@@ -143,19 +144,51 @@ def test_tokens_equal_a_direct_encode_and_feed_megatron_gpt_dataset(ar_run, mode
     assert sidecar["tokenizer"]["config"]["family"] == "DV" and sidecar["compression"] == {"temporal": 4, "spatial": 8}
     assert (summary.documents, summary.skipped, summary.tokens) == (4, 4, 4 * 50)
     assert summary.documents_this_run == 4 and summary.clips_per_second > 0 and summary.tokens_per_second > 0
+    # a0 (22 frames), b0 (40), c0 (18) sampled every 2nd frame, 9 per clip; c1_short (10) skipped
+    assert summary.frames_this_run == {"used": 36, "stride": 33, "tail": 11, "unchosen": 0, "skipped": 10}
 
     train, _, _ = gpt_splits(prefix, 50, sidecar["vocab_size"], str(output / "cache"), random_seed=1)
     assert sorted(tuple(train[i]["tokens"].tolist()) for i in range(len(train))) == sorted(tuple(e.tolist()) for e in expected)
 
 
+@pytest.mark.parametrize("workers, prefetch", [(1, 2), (2, 1)])
+def test_decoding_in_worker_processes_writes_the_bytes_of_one_process(ar_run, models, media, tmp_path, workers, prefetch):
+    reference, _ = ar_run
+    run_tokenize_job(_config(models["DV"], str(media), tmp_path, *AR, f"run.decode_workers={workers}", f"run.prefetch={prefetch}"))
+    _same_files(reference, tmp_path, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+
+
+def _last_bar(captured: str) -> tuple[int, int, tuple[int, int, int]]:
+    """The last rendering of the progress bar: entries done, their (estimated) total, and the totals beside it."""
+    done, total, documents, skipped, tokens = re.findall(r"(\d+)/(\d+) \[[^\]]*documents=(\d+), skipped=(\d+), tokens=(\d+)\]", captured)[-1]
+    return int(done), int(total), (int(documents), int(skipped), int(tokens))
+
+
+def test_the_progress_bar_counts_clips_and_ends_on_the_totals_of_the_summary(models, media, tmp_path, capfd):
+    config = _config(models["DV"], str(media), tmp_path, *AR, "run.progress=true")
+    summary = run_tokenize_job(config)
+    done, total, totals = _last_bar(capfd.readouterr().err)
+    assert (done, total) == (8, 8)  # 4 clips and 4 skip records, not the 7 inputs
+    assert totals == (summary.documents, summary.skipped, summary.tokens) == (4, 4, 200)
+    (tmp_path / "tokens.json").unlink()  # the parts stay: a second run reuses all of them
+    again = run_tokenize_job(config)
+    assert again.parts_reused == 4 and _last_bar(capfd.readouterr().err) == (8, 8, (again.documents, again.skipped, again.tokens))
+
+
 def test_broken_inputs_are_skipped_with_their_reason_and_nothing_else_is_lost(ar_run, media):
     output, _ = ar_run
-    skipped = {Path(record["path"]).name: record["reason"] for record in read_skipped(output / "skipped.jsonl")}
+    records = read_skipped(output / "skipped.jsonl")
+    skipped = {Path(record["path"]).name: record["reason"] for record in records}
     assert sorted(skipped) == ["a1_corrupt.mp4", "b1_empty.mp4", "c1_short.mp4", "d_tiny.png"]
-    assert "cannot open as video" in skipped["a1_corrupt.mp4"]
-    assert "empty (0 bytes)" in skipped["b1_empty.mp4"]
-    assert "too short" in skipped["c1_short.mp4"] and "9 = 1 + 2*4" in skipped["c1_short.mp4"]
-    assert "too small: 7x5 pixels" in skipped["d_tiny.png"]
+    assert {Path(record["path"]).name: record["kind"] for record in records} == {
+        "a1_corrupt.mp4": "not_media", "b1_empty.mp4": "empty", "c1_short.mp4": "too_short", "d_tiny.png": "too_small"
+    }
+    assert skipped["a1_corrupt.mp4"] == "not a video file: FFmpeg finds no format it can read in it"  # no FFmpeg error codes
+    assert "empty file (0 bytes)" in skipped["b1_empty.mp4"]
+    assert skipped["c1_short.mp4"].startswith("too short: 5 frames (of 10, at frame stride 2) are fewer than one clip of 9 = 1 + 2*4")
+    assert skipped["c1_short.mp4"].endswith("set clips.pad_short=true to pad it with its last frame")
+    assert "too small: 7x5 pixels" in skipped["d_tiny.png"] and "frames.min_side" in skipped["d_tiny.png"]
+    assert all("\n" not in reason and "Errno" not in reason for reason in skipped.values())
     assert list(iter_skipped(output / "tokens")) == read_skipped(output / "skipped.jsonl")
 
 
@@ -185,7 +218,9 @@ def test_a_video_that_ends_early_is_skipped_and_its_batch_mate_is_kept(models, m
         assert torch.equal(documents.token_grid(doc), _direct_encode(model, source).long())
     skipped = read_skipped(tmp_path / "out" / "skipped.jsonl")
     assert [(Path(r["path"]).name, r["start_frame"], r["end_frame"]) for r in skipped] == [("b_cut.mp4", 0, 16), ("b_cut.mp4", 18, 34)]
-    assert "video ended" in skipped[0]["reason"] and "an earlier clip of this video failed" in skipped[1]["reason"]
+    assert [r["kind"] for r in skipped] == ["truncated", "truncated"]
+    assert "of the 40 its header promises" in skipped[0]["reason"] and skipped[0]["reason"].startswith("truncated")
+    assert "an earlier clip of this video failed" in skipped[1]["reason"]
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])

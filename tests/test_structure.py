@@ -24,8 +24,9 @@ ALLOWED = {
     "convert": {"networks", "pretrained"},
     "tokenization": {"models", "pretrained", "networks", "data"},
     "evaluation": {"models", "pretrained", "networks", "data", "metrics", "convert", "formula_weights"},
-    "cli": {"models", "pretrained", "networks", "data", "metrics", "tokenization", "formula_weights"},
+    "cli": {"models", "pretrained", "networks", "data", "metrics", "tokenization", "formula_weights", "quiet"},
     "assets": set(),
+    "quiet": set(),
 }
 
 

@@ -1,15 +1,20 @@
 """Encoding clips and images through the ``CausalVideoTokenizer``: batched, and video frames streamed.
 
 Videos run in *lanes*: a lane is one video read by a single decoder, its clips one after
-the other (``stream_clips``). Up to ``batch_size`` lanes whose clips share a shape run
-together. Each step pulls the next chunk of frames from every lane as they are decoded
-(``1 + chunk_latents*ct`` frames first, then ``chunk_latents*ct``), stacks them into
-``[B, 3, n, H, W]`` and pushes that into the network's exact encoder stream, so memory
-holds one chunk per lane and never a whole clip (a 121-frame 720p clip included), while
-the latents equal one pass over the clip. Lanes decode in parallel threads, one chunk
-ahead of the encoder, so decoding overlaps with encoding. A lane whose video fails to decode midway is
-fed black frames until its clip ends; its result is dropped and the other samples of the
-batch are unaffected (samples never mix). Its remaining clips are skipped with the reason.
+the other. Up to ``batch_size`` lanes whose clips share a shape run together. Each step
+takes the next chunk of frames from every lane (``1 + chunk_latents*ct`` frames first,
+then ``chunk_latents*ct``), stacks them into ``[B, 3, n, H, W]`` and pushes that into the
+network's exact encoder stream, so memory holds a few chunks per lane and never a whole
+clip (a 121-frame 720p clip included), while the latents equal one pass over the clip.
+
+Lanes are decoded and resized by ``decode_workers`` processes (``DecodePool``), which
+stay ``prefetch`` chunks ahead of the encoder, and the next ``batch_size`` videos start
+decoding before their turn (so a new video does not stall the encoder): decoding overlaps with encoding, and the
+frames, the batches and so the tokens are the same for any number of workers (0 decodes
+in this process, in turn with encoding). A lane whose video fails to decode midway (or
+whose worker dies) is fed black frames until its clip ends; its result is dropped and the
+other samples of the batch are unaffected (samples never mix). Its remaining clips are
+skipped with the reason.
 
 Models that run the official TorchScript modules keep no causal state, so there each
 clip is assembled whole and encoded in one pass.
@@ -18,56 +23,32 @@ Images are read, resized, grouped by size and encoded ``batch_size`` at a time w
 model's ``encode`` (video models take them as one-frame clips).
 """
 
+import os
+import weakref
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from nemo.utils import logging
 from torch import Tensor
 
-from nemo_cosmos.data.media import Clip, FrameGeometry, UnreadableMediaError, read_image, stream_clips, to_model_range
+from nemo_cosmos.data.media import FrameGeometry, UnreadableMediaError, read_image, to_model_range
+from nemo_cosmos.data.media.decode_pool import DecodePool, Lane
+from nemo_cosmos.data.media.errors import SkipReason, reason_of
 from nemo_cosmos.networks.streaming import frame_chunk_sizes
-from nemo_cosmos.tokenization.planning import Unit, unreadable_reason
+from nemo_cosmos.tokenization.planning import Unit, with_hint
 
 # An encoded unit: indices [(t,) h, w] or a latent [C, (t,) h, w] on the CPU, or the reason it failed.
-Result = Tensor | str
+Result = Tensor | SkipReason
 
 
 @dataclass
-class _Lane:
-    """A video being encoded: its clips still to do, and the decoder that yields their frames."""
+class _Video:
+    """A video being encoded: its clips still to do, and the lane that decodes their frames."""
 
     clips: deque[tuple[int, Unit]]
-    stream: Iterator[tuple[Clip, Iterator[np.ndarray]]]
-
-
-class _LaneFrames:
-    """The frames of one lane's current clip, pulled a chunk at a time; after a decoding
-    failure it keeps its reason in ``failure`` and gives black frames."""
-
-    def __init__(self, frames: Iterator[np.ndarray], shape: tuple[int, int, int]) -> None:
-        self.frames, self.height, self.width = frames, shape[1], shape[2]
-        self.failure: str | None = None
-
-    def pull(self, count: int) -> np.ndarray:
-        """The next ``count`` frames, uint8 ``[count, H, W, 3]``."""
-        chunk = np.zeros((count, self.height, self.width, 3), dtype=np.uint8)
-        for i in range(count if self.failure is None else 0):
-            try:
-                frame = next(self.frames)
-            except (UnreadableMediaError, FileNotFoundError) as error:
-                self.failure = unreadable_reason(error)
-            else:
-                if frame.shape == chunk.shape[1:]:
-                    chunk[i] = frame
-                    continue
-                self.failure = f"frame size changed mid-video to {frame.shape[1]}x{frame.shape[0]}, expected {self.width}x{self.height}"
-            chunk[:] = 0
-            break
-        return chunk
+    lane: Lane
 
 
 def _videos_by_shape(units: list[tuple[int, Unit]]) -> dict[tuple[int, int, int], list[list[tuple[int, Unit]]]]:
@@ -84,75 +65,110 @@ def _videos_by_shape(units: list[tuple[int, Unit]]) -> dict[tuple[int, int, int]
     return grouped
 
 
-class BatchEncoder:
-    """Encodes the units of a part with ``model`` (a ``CausalVideoTokenizer``); yields ``(position, Result)``."""
+def default_decode_workers() -> int:
+    """Decode workers for one rank: its share of this node's cores (``LOCAL_WORLD_SIZE`` ranks
+    share them, as torchrun starts them), less the core its encoder uses; at least 1."""
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, len(os.sched_getaffinity(0)) // max(1, ranks_here) - 1)
 
-    def __init__(self, model, geometry: FrameGeometry, batch_size: int, chunk_latents: int) -> None:
+
+class BatchEncoder:
+    """Encodes the units of a part with ``model`` (a ``CausalVideoTokenizer``); yields ``(position, Result)``.
+
+    ``decode_workers`` processes decode and resize video frames, ``prefetch`` chunks per
+    video ahead of the encoder (0 workers: decoded here, in turn with encoding).
+    """
+
+    def __init__(self, model, geometry: FrameGeometry, batch_size: int, chunk_latents: int, decode_workers: int = 0, prefetch: int = 2) -> None:
         if batch_size < 1 or chunk_latents < 1:
             raise ValueError(f"run.batch_size and run.chunk_latents must be at least 1, got {batch_size} and {chunk_latents}")
+        if decode_workers < 0 or prefetch < 1:
+            raise ValueError(f"run.decode_workers must be at least 0 and run.prefetch at least 1, got {decode_workers} and {prefetch}")
         self.model = model
         self.config = model.network_config
         self.geometry = geometry
         self.batch_size = batch_size
         self.chunk_frames = chunk_latents * self.config.temporal_compression
-        if model.network is None and self.config.is_video:
-            logging.info("the model runs TorchScript modules, which keep no causal state: each clip is assembled whole and encoded in one pass")
+        # one pool for every part: its workers start once and stop when this encoder is collected
+        self.decode_pool = DecodePool(decode_workers, geometry.apply, prefetch)
+        weakref.finalize(self, self.decode_pool.close)
 
     def _pixels(self, frames: np.ndarray) -> Tensor:
-        """uint8 ``[B, (n,) H, W, 3]`` -> the model's device and dtype, ``[B, 3, (n,) H, W]`` in ``[-1, 1]``."""
-        return to_model_range(torch.from_numpy(frames).to(self.model.device).movedim(-1, 1), self.model.dtype)
+        """uint8 ``[B, (n,) H, W, 3]`` -> ``[B, 3, (n,) H, W]`` in ``[-1, 1]`` in the model's dtype, in
+        host memory: the model moves each chunk to its device and its outputs back."""
+        return to_model_range(torch.from_numpy(frames).movedim(-1, 1), self.model.dtype)
+
+    def _chunk_sizes(self, num_frames: int) -> list[int]:
+        """Frames per encoder push for a clip: the model stream's own chunks (a stream over
+        TorchScript modules keeps them until the clip is complete and encodes it whole)."""
+        return frame_chunk_sizes(num_frames, self.chunk_frames, self.config.temporal_compression)
 
     def encode_videos(self, units: list[tuple[int, Unit]]) -> Iterator[tuple[int, Result]]:
         """Encode video clips, ``batch_size`` lanes at a time; every position gets a result."""
         for shape, videos in _videos_by_shape(units).items():
-            waiting, lanes = deque(videos), []
-            while waiting or lanes:
-                while waiting and len(lanes) < self.batch_size:
-                    clips = deque(waiting.popleft())
-                    path = clips[0][1].item.path
-                    lanes.append(_Lane(clips, stream_clips(path, [unit.clip for _, unit in clips], self.geometry.apply)))
-                current = [lane.clips.popleft() for lane in lanes]
-                results = self._encode_clips([next(lane.stream)[1] for lane in lanes], shape)
-                running = []
-                for lane, (position, _), result in zip(lanes, current, results):
+            sizes = self._chunk_sizes(shape[0])
+            upcoming, running = self._opened_ahead(videos, sizes, shape), []
+            while True:
+                while len(running) < self.batch_size and (video := next(upcoming, None)) is not None:
+                    running.append(video)
+                if not running:
+                    break
+                current = [video.clips.popleft() for video in running]
+                results = self._encode_clips([video.lane for video in running], shape, sizes)
+                still = []
+                for video, (position, _), result in zip(running, current, results):
                     yield position, result
                     if isinstance(result, str):
-                        for later, _ in lane.clips:
-                            yield later, f"not decoded: an earlier clip of this video failed ({result})"
-                        lane.clips.clear()
-                    if lane.clips:
-                        running.append(lane)
+                        for later, _ in video.clips:
+                            yield later, SkipReason(result.kind, f"not decoded: an earlier clip of this video failed ({result})")
+                        video.clips.clear()
+                    if video.clips:
+                        still.append(video)
                     else:
-                        lane.stream.close()
-                lanes = running
+                        video.lane.close()
+                running = still
 
-    def _encode_clips(self, sources: list[Iterator[np.ndarray]], shape: tuple[int, int, int]) -> list[Result]:
-        """One batch of clips of ``shape`` (frames, height, width), fed chunk by chunk as decoded
-        (in threads: PyAV and Pillow release the GIL)."""
-        num_frames = shape[0]
-        lanes = [_LaneFrames(frames, shape) for frames in sources]
-        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="decode") as pool:
+    def _opened_ahead(self, videos: list[list[tuple[int, Unit]]], sizes: list[int], shape: tuple[int, int, int]) -> Iterator[_Video]:
+        """``videos`` in order, each opened ``batch_size`` videos before it is taken, so that its first chunks are decoded by then."""
+        opened: deque[_Video] = deque()
+        for video in videos:
+            clips = deque(video)
+            opened.append(_Video(clips, self.decode_pool.open(clips[0][1].item.path, [unit.clip for _, unit in clips], sizes, shape[1:])))
+            if len(opened) > self.batch_size:
+                yield opened.popleft()
+        yield from opened
 
-            def pull(count: int) -> list[Future]:
-                return [pool.submit(lane.pull, count) for lane in lanes]
+    def _encode_clips(self, lanes: list[Lane], shape: tuple[int, int, int], sizes: list[int]) -> list[Result]:
+        """One batch of clips of ``shape`` (frames, height, width), fed chunk by chunk as the lanes deliver them."""
+        failures: list[SkipReason | None] = [None] * len(lanes)
 
-            if self.model.network is None:
-                batch = np.stack([future.result() for future in pull(num_frames)])
-                encoded = self.model.encode(self._pixels(batch))[0]
-                return [lane.failure or encoded[b].cpu() for b, lane in enumerate(lanes)]
-            sizes = frame_chunk_sizes(num_frames, self.chunk_frames, self.config.temporal_compression)
-            pieces: list[list[Tensor]] = [[] for _ in lanes]
-            with self.model.network.encoder_stream() as stream:
-                pending = pull(sizes[0])
-                for following in [*sizes[1:], None]:
-                    batch = np.stack([future.result() for future in pending])
-                    pending = pull(following) if following else []
-                    encoded = stream.push(self._pixels(batch))
-                    vision = (encoded[0] if isinstance(encoded, tuple) else encoded).cpu()  # one copy per chunk
-                    for b, piece in enumerate(pieces):
-                        piece.append(vision[b])
-        time_axis = 0 if self.config.is_discrete else 1
-        return [lane.failure or torch.cat(pieces[b], dim=time_axis) for b, lane in enumerate(lanes)]
+        def batches() -> Iterator[np.ndarray]:
+            for count in sizes:
+                chunks = []
+                for b, lane in enumerate(lanes):
+                    chunk = lane.next_chunk()
+                    if isinstance(chunk, str) or failures[b] is not None:
+                        failures[b] = failures[b] or chunk
+                        chunk = np.zeros((count, *shape[1:], 3), dtype=np.uint8)
+                    chunks.append(chunk)
+                yield np.stack(chunks)
+
+        vision = self.encode_chunks(batches())
+        return [failure or vision[b] for b, failure in enumerate(failures)]
+
+    def encode_chunks(self, batches: Iterator[np.ndarray]) -> Tensor:
+        """The vision output ``[B, ...]`` (indices or latent, on the CPU) of clips given as uint8
+        ``[B, n, H, W, 3]`` chunks in order: the one place the job calls the encoder."""
+        pieces = []
+        with self.model.encoder_stream() as stream:
+            for batch in batches:
+                encoded = stream.push(self._pixels(batch))
+                if encoded is not None:
+                    pieces.append(encoded[0])  # on the host already
+            rest = stream.close()
+            if rest is not None:
+                pieces.append(rest[0])
+        return torch.cat(pieces, dim=1 if self.config.is_discrete else 2)
 
     def encode_images(self, units: list[tuple[int, Unit]]) -> Iterator[tuple[int, Result]]:
         """Read, resize and encode images, ``batch_size`` of one size at a time; every position gets a result."""
@@ -161,11 +177,11 @@ class BatchEncoder:
             try:
                 pixels = read_image(unit.item.path)
             except (UnreadableMediaError, FileNotFoundError) as error:
-                yield position, unreadable_reason(error)
+                yield position, reason_of(error)
                 continue
             too_small = self.geometry.skip_reason(pixels.shape[0], pixels.shape[1])
             if too_small:
-                yield position, too_small
+                yield position, with_hint(too_small)
                 continue
             frame = self.geometry.apply(pixels)
             bucket = buckets.setdefault(frame.shape, [])
@@ -179,6 +195,6 @@ class BatchEncoder:
         pixels = self._pixels(np.stack([frame for _, frame in bucket]))
         if self.config.is_video:
             pixels = pixels.unsqueeze(2)  # a one-frame clip: 1 + 0*ct frames
-        vision = self.model.encode(pixels)[0]
+        vision = self.model.encode(pixels)[0]  # on the host, as the pixels
         for b, (position, _) in enumerate(bucket):
-            yield position, vision[b].cpu()
+            yield position, vision[b]

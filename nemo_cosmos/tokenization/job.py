@@ -14,7 +14,7 @@
 """
 
 import contextlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,9 @@ import torch
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 from nemo.utils import logging
 from omegaconf import DictConfig
-from tqdm import tqdm
 
 from nemo_cosmos.data.indexed.dataset_list import listed_prefixes, read_dataset_list
-from nemo_cosmos.data.indexed.records import iter_documents, iter_records
+from nemo_cosmos.data.indexed.records import iter_documents, iter_records, iter_skipped
 from nemo_cosmos.data.indexed.sidecar import complete_sidecar, header_of
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
 from nemo_cosmos.data.media import ClipSampling, FrameGeometry, collect_inputs
@@ -35,11 +34,13 @@ from nemo_cosmos.networks import TokenizerConfig
 from nemo_cosmos.pretrained import resolve_checkpoint_files
 from nemo_cosmos.tokenization.distributed import Ranks, job_ranks
 from nemo_cosmos.tokenization.documents import CaptionTokenizer, LatentDocuments, TokenDocuments
-from nemo_cosmos.tokenization.encoding import BatchEncoder
+from nemo_cosmos.tokenization.encoding import BatchEncoder, default_decode_workers
 from nemo_cosmos.tokenization.inputs import absolute_items, identity_of, input_identity
+from nemo_cosmos.tokenization.media_logs import data_logs_in_nemo_log
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.output_state import OutputState, inspect_output
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
+from nemo_cosmos.tokenization.progress import ClipProgress
 from nemo_cosmos.tokenization.publish import build_and_swap, clean_parts, finish_swap, publish_list
 from nemo_cosmos.tokenization.rank_table import log_rank_table
 from nemo_cosmos.tokenization.settings import fingerprint, job_settings
@@ -59,6 +60,7 @@ class JobSummary:
     documents_this_run: int
     tokens_this_run: int
     seconds_this_run: float
+    frames_this_run: dict[str, int] = field(default_factory=dict)  # where the videos' frames went: used, stride, tail, unchosen, skipped
 
     @property
     def clips_per_second(self) -> float:
@@ -88,6 +90,7 @@ def load_model(options: TokenizeJobOptions, device: str):
         use_pytorch=options.model.use_pytorch,
         dtype=options.model.dtype,
         device=device,
+        chunk_latents=options.run.chunk_latents,
     )
 
 
@@ -152,6 +155,7 @@ def _summarize(final: Path, written: int, reused: int, this_run: PartStats) -> J
         documents_this_run=this_run.documents,
         tokens_this_run=this_run.tokens,
         seconds_this_run=this_run.seconds,
+        frames_this_run={name: getattr(this_run, f"frames_{name}") for name in ("used", "stride", "tail", "unchosen", "skipped")},
     )
 
 
@@ -163,6 +167,13 @@ def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
         f"{summary.documents_this_run} documents and {summary.tokens_this_run} {unit} in {summary.seconds_this_run:.1f} s on {world_size} "
         f"rank(s): {summary.clips_per_second:.3g} clips/s, {summary.tokens_per_second:.0f} {unit}/s"
     )
+    frames = summary.frames_this_run
+    if sum(frames.values()):
+        logging.info(
+            f"frames of the videos read this run: {frames['used']} in clips; unused: {frames['stride']} between sampled frames (clips.frame_stride or "
+            f"clips.target_fps), {frames['tail']} in tails shorter than a clip, {frames['unchosen']} in clips beyond clips.max_clips_per_video, "
+            f"{frames['skipped']} in skipped videos or clips"
+        )
 
 
 def _over_all_ranks(ranks: Ranks, stats: PartStats, written: int) -> tuple[PartStats, int]:
@@ -201,6 +212,7 @@ def _plan(options: TokenizeJobOptions, ranks: Ranks) -> tuple[list, list[dict[st
     return items, listing, device, header, state
 
 
+@data_logs_in_nemo_log()
 def run_tokenize_job(cfg: DictConfig | dict) -> JobSummary:
     """Run the job described by ``cfg`` (see ``TokenizeJobOptions``) on this rank; returns the summary.
 
@@ -257,18 +269,22 @@ def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
     config = model.network_config
     sampling, geometry = clip_sampling(options, config), frame_geometry(options, config)
     formatter = document_format(options, config)
-    encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents)
+    decode_workers = default_decode_workers() if options.run.decode_workers is None else options.run.decode_workers
+    encoder = BatchEncoder(model, geometry, options.run.batch_size, options.run.chunk_latents, decode_workers, options.run.prefetch)
     stats, written = PartStats(), 0
-    bar = tqdm(desc=f"rank {ranks.rank}/{ranks.world_size}", unit="input", position=ranks.local_rank, disable=not options.run.progress)
-    with bar:
+    with ClipProgress(-(-len(growth.new) // ranks.world_size), ranks.rank, ranks.world_size, ranks.local_rank, options.run.progress) as progress:
+        if ranks.is_first:  # parts an earlier run finished count as done, on the rank that decided to keep them
+            for index in sorted(set(range(len(parts))) - set(todo)):
+                prefix = prefixes[index]
+                kept = complete_sidecar(prefix)
+                skips = sum(1 for _ in iter_skipped(prefix))
+                progress.reused(len(inputs_of(parts[index])), kept["num_documents"], skips, dataset_tokens(prefix, kept))
         for index in take_parts(ranks, len(todo)):
             part = parts[todo[index]]
             positions = inputs_of(part)
-            bar.total = (bar.total or 0) + len(positions)
-            bar.refresh()
             stats.add(
                 write_part(
-                    str(prefixes[todo[index]]), header, [items[p] for p in positions], [listing[p] for p in positions], sampling, geometry, encoder, formatter, bar
+                    str(prefixes[todo[index]]), header, [items[p] for p in positions], [listing[p] for p in positions], sampling, geometry, encoder, formatter, progress
                 )
             )
             written += 1

@@ -93,12 +93,18 @@ class RunOptions:
     ``items_per_part`` inputs, are the unit of resumption and are taken by the ranks from a
     shared queue. Video frames are streamed into the encoder ``chunk_latents`` latent frames
     (``chunk_latents * ct`` frames) at a time. ``threads``: intra-op threads per rank, set
-    the same way with one process or many (on CPU it changes the last bits of floats)."""
+    the same way with one process or many (on CPU it changes the last bits of floats).
+    ``decode_workers`` processes decode and resize video frames while the encoder runs
+    (``null``: the cores of this node per rank, less one for the encoder, at least 1;
+    ``0``: decode in the rank's own process, in turn with encoding), each video
+    ``prefetch`` chunks ahead of the encoder; neither changes a single token."""
 
     items_per_part: int = 64
     batch_size: int = 4
     chunk_latents: int = 2
     threads: int = 1
+    decode_workers: int | None = None
+    prefetch: int = 2
     progress: bool = True
     distributed_timeout_minutes: int = 1440
 

@@ -9,22 +9,24 @@ temporary names until complete (see ``IndexedDatasetWriter``).
 """
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from itertools import chain
 from typing import Any
 
 from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
-from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, FrameUsage, MediaItem
 from nemo_cosmos.tokenization.documents import LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder, Result
 from nemo_cosmos.tokenization.planning import Unit, plan_item
+from nemo_cosmos.tokenization.progress import ClipProgress
 from nemo_cosmos.tokenization.rank_log import rank_warning
 from nemo_cosmos.tokenization.sharding import windows_of
 
 
 @dataclass
 class PartStats:
-    """What writing parts produced: inputs done, documents (clips and images), skips, tokens, time."""
+    """What writing parts produced: inputs done, documents (clips and images), skips, tokens, time;
+    and where the videos' frames went (see ``FrameUsage``; a clip that fails to encode counts as skipped)."""
 
     inputs: int = 0
     clips: int = 0
@@ -32,6 +34,15 @@ class PartStats:
     skipped: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    frames_used: int = 0
+    frames_stride: int = 0
+    frames_tail: int = 0
+    frames_unchosen: int = 0
+    frames_skipped: int = 0
+
+    def add_usage(self, usage: FrameUsage) -> None:
+        for name, value in asdict(usage).items():
+            setattr(self, f"frames_{name}", getattr(self, f"frames_{name}") + value)
 
     @property
     def documents(self) -> int:
@@ -46,7 +57,7 @@ class _InOrder:
     """Writes the entries of a part (skip records and encoded units) in input order as results arrive."""
 
     def __init__(
-        self, writer: IndexedDatasetWriter, entries: list[tuple[Unit | dict[str, Any], dict[str, Any] | None]], formatter, stats: PartStats, progress
+        self, writer: IndexedDatasetWriter, entries: list[tuple[Unit | dict[str, Any], dict[str, Any] | None]], formatter, stats: PartStats, progress: ClipProgress
     ) -> None:
         self.writer, self.entries, self.formatter, self.stats, self.progress = writer, entries, formatter, stats, progress
         self.results: dict[int, Result] = {}
@@ -69,16 +80,17 @@ class _InOrder:
             if identity is not None:
                 self.writer.end_input(identity)
                 self.stats.inputs += 1
-                self.progress.update(1)
-        self.progress.set_postfix(documents=self.stats.documents, skipped=self.stats.skipped, refresh=False)
 
     def _write_unit(self, unit: Unit, result: Result) -> None:
         if isinstance(result, str):
+            if unit.clip is not None:
+                self.stats.add_usage(FrameUsage(used=-(len(unit.clip.frames) - unit.clip.padded), skipped=len(unit.clip.frames) - unit.clip.padded))
             self._skip(unit.skip(result))
             return
         document = self.formatter.document(result, unit.item.caption)
         self.writer.add_document(document.sequences, document.shape, unit.source(), modes=document.modes, text_prefix=document.text_prefix)
         self.stats.tokens += document.tokens
+        self.progress.document(document.tokens)
         if unit.clip is None:
             self.stats.images += 1
         else:
@@ -88,6 +100,7 @@ class _InOrder:
         rank_warning(f"skipped {record['path']}: {record['reason']}")
         self.writer.add_skipped(record)
         self.stats.skipped += 1
+        self.progress.skip()
 
 
 def write_part(
@@ -99,11 +112,11 @@ def write_part(
     geometry: FrameGeometry,
     encoder: BatchEncoder,
     formatter: TokenDocuments | LatentDocuments,
-    progress,
+    progress: ClipProgress,
 ) -> PartStats:
     """Tokenize ``items`` (with their ``identities``) into the complete dataset at ``prefix``; returns what was written.
 
-    ``sampling`` is None for image models. ``progress`` (a tqdm bar) advances by one per input.
+    ``sampling`` is None for image models. ``progress`` advances by one per document or skip record.
     """
     started = time.perf_counter()
     stats = PartStats()
@@ -113,9 +126,11 @@ def write_part(
         for window in windows_of(len(items), encoder.batch_size):
             first = len(entries)
             for index in window:
-                planned = plan_item(items[index], sampling, geometry, header["tokenizer"]["name"])
+                planned, usage = plan_item(items[index], sampling, geometry, header["tokenizer"]["name"])
+                stats.add_usage(usage)
                 planned = [planned] if isinstance(planned, dict) else planned
                 entries.extend((entry, identities[index] if i == len(planned) - 1 else None) for i, entry in enumerate(planned))
+            progress.planned(len(window), len(entries) - first)
             units = [(position, entry) for position, (entry, _) in enumerate(entries) if position >= first and isinstance(entry, Unit)]
             videos = [(position, unit) for position, unit in units if unit.clip is not None]
             images = [(position, unit) for position, unit in units if unit.clip is None]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nemo_cosmos.data.indexed.skipped import skip_record
-from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, MediaItem, UnreadableMediaError, plan_clips, probe_video
+from nemo_cosmos.data.media import Clip, ClipSampling, FrameGeometry, FrameUsage, MediaItem, UnreadableMediaError, frame_usage, plan_clips, probe_video
+from nemo_cosmos.data.media.errors import SkipReason, reason_of
 
 
 @dataclass(frozen=True)
@@ -41,30 +42,40 @@ class Unit:
         return skip_record(self.item.path, reason, **details)
 
 
-def unreadable_reason(error: UnreadableMediaError | FileNotFoundError) -> str:
-    """A one-line reason for a missing or undecodable file (the path is recorded beside it)."""
-    return error.problem if isinstance(error, UnreadableMediaError) else "no such file"
+# What a user can set to use an input skipped for this kind of reason.
+HINTS = {
+    "too_short": "set clips.pad_short=true to pad it with its last frame",
+    "too_small": "lower frames.min_side to scale it up (with frames.fit=pad it is kept whole)",
+}
 
 
-def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> list[Unit] | dict[str, Any]:
-    """The units of an input, or its skip record.
+def with_hint(reason: SkipReason) -> SkipReason:
+    """``reason`` followed by the job option that would use the input instead, when there is one."""
+    hint = HINTS.get(reason.kind)
+    return SkipReason(reason.kind, f"{reason}; {hint}") if hint else reason
+
+
+def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> tuple[list[Unit] | dict[str, Any], FrameUsage]:
+    """The units of an input, or its skip record; and how its frames are used (videos).
 
     ``sampling`` is None for image models, which cannot tokenize videos (they are skipped
     with that reason); video models take images as single-frame clips.
     """
     if item.kind == "image":
-        return [Unit(item)]
+        return [Unit(item)], FrameUsage()
     if sampling is None:
-        return skip_record(item.path, f"a video, but {model_name} is an image tokenizer; use a video (CV/DV) tokenizer for videos")
+        reason = SkipReason("video_for_image_model", f"a video, but {model_name} is an image tokenizer; use a video (CV/DV) tokenizer for videos")
+        return skip_record(item.path, reason), FrameUsage()
     try:
         info = probe_video(item.path)
     except (UnreadableMediaError, FileNotFoundError) as error:
-        return skip_record(item.path, unreadable_reason(error))
+        return skip_record(item.path, reason_of(error)), FrameUsage()
     too_small = geometry.skip_reason(info.height, info.width)
     if too_small:
-        return skip_record(item.path, too_small)
+        return skip_record(item.path, with_hint(too_small)), FrameUsage(skipped=info.num_frames)
     clips, reason = plan_clips(info.num_frames, info.fps, sampling)
+    usage = frame_usage(info.num_frames, info.fps, sampling, clips)
     if reason:
-        return skip_record(item.path, reason)
+        return skip_record(item.path, with_hint(reason)), usage
     height, width = geometry.place(info.height, info.width).output
-    return [Unit(item, clip, (len(clip.frames), height, width)) for clip in clips]
+    return [Unit(item, clip, (len(clip.frames), height, width)) for clip in clips], usage

@@ -1,7 +1,7 @@
 """Media input: finding inputs, reading and writing images and video, pixels, frame
 geometry and clip sampling. Imports neither NeMo nor megatron-core."""
 
-from nemo_cosmos.data.media.clips import Clip, ClipOptions, ClipSampling, clip_length_error, plan_clips, read_clips, stream_clips
+from nemo_cosmos.data.media.clips import Clip, ClipOptions, ClipSampling, FrameUsage, clip_length_error, frame_usage, plan_clips, read_clips, stream_clips
 from nemo_cosmos.data.media.errors import UnreadableMediaError
 from nemo_cosmos.data.media.image import read_image, write_image
 from nemo_cosmos.data.media.pixels import frames_to_tensor, from_model_range, tensor_to_frames, to_model_range
@@ -15,6 +15,7 @@ __all__ = [
     "ClipSampling",
     "FrameGeometry",
     "FrameOptions",
+    "FrameUsage",
     "MediaItem",
     "Placement",
     "UnreadableMediaError",
@@ -22,6 +23,7 @@ __all__ = [
     "VideoWriter",
     "clip_length_error",
     "collect_inputs",
+    "frame_usage",
     "from_model_range",
     "frames_to_tensor",
     "iter_frames",

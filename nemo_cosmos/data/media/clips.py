@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nemo_cosmos.data.media.errors import UnreadableMediaError
-from nemo_cosmos.data.media.video import iter_frames_at
+from nemo_cosmos.data.media.errors import SkipReason, UnreadableMediaError
+from nemo_cosmos.data.media.video import iter_frames_at, probe_video
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class ClipOptions:
     num_frames: int = 33
     frame_stride: int = 1
     target_fps: float | None = None
-    max_clips_per_video: int | None = 1
+    max_clips_per_video: int | None = None
     pad_short: bool = False
 
 
@@ -101,7 +101,7 @@ def _timeline(num_frames: int, step: float) -> list[int]:
     return [p for p in positions if p < num_frames]
 
 
-def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[list[Clip], str | None]:
+def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[list[Clip], SkipReason | None]:
     """The clips to take from a video of ``num_frames`` frames at ``fps``, or a skip reason.
 
     Returns ``(clips, None)`` or ``([], reason)``; the reason always states the
@@ -110,7 +110,7 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     if sampling.target_fps is None:
         step, rate = float(sampling.frame_stride), f"frame stride {sampling.frame_stride}"
     elif sampling.target_fps > fps * (1 + 1e-6):
-        return [], f"video is {fps:g} fps, below target_fps {sampling.target_fps:g} (frames are never duplicated)"
+        return [], SkipReason("fps_below_target", f"video is {fps:g} fps, below target_fps {sampling.target_fps:g} (frames are never duplicated)")
     else:
         step, rate = fps / sampling.target_fps, f"{sampling.target_fps:g} fps"
     samples = _timeline(num_frames, step)
@@ -119,9 +119,10 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     if blocks == 0:
         k = (n - 1) // sampling.temporal_compression
         if not (sampling.pad_short and samples):
-            return [], (
-                f"too short: {num_frames} frames give {len(samples)} at {rate}; a clip needs {n} = 1 + {k}*{sampling.temporal_compression} "
-                f"frames (1 + k*temporal_compression)"
+            return [], SkipReason(
+                "too_short",
+                f"too short: {len(samples)} frames (of {num_frames}, at {rate}) are fewer than one clip of {n} = 1 + {k}*{sampling.temporal_compression} "
+                f"frames (1 + k*temporal_compression)",
             )
         missing = n - len(samples)
         logger.warning(f"padding a clip of {len(samples)} frames with {missing} copies of its last frame to reach {n} = 1 + {k}*{sampling.temporal_compression}")
@@ -129,6 +130,40 @@ def plan_clips(num_frames: int, fps: float, sampling: ClipSampling) -> tuple[lis
     used = blocks if sampling.max_clips_per_video is None else min(blocks, sampling.max_clips_per_video)
     chosen = [0] if used == 1 else [math.floor(j * (blocks - 1) / (used - 1) + 0.5) for j in range(used)]
     return [Clip(frames=tuple(samples[b * n : (b + 1) * n])) for b in chosen], None
+
+
+@dataclass(frozen=True)
+class FrameUsage:
+    """Where the frames of a video go: into clips, or unused and why."""
+
+    used: int = 0  # source frames sampled into the chosen clips
+    stride: int = 0  # between sampled frames (frame_stride, or target_fps below the source rate)
+    tail: int = 0  # after the last whole clip: too few left for another
+    unchosen: int = 0  # in whole clips left out by max_clips
+    skipped: int = 0  # in videos (or clips) that were skipped
+
+
+def frame_usage(num_frames: int, fps: float, sampling: ClipSampling, clips: list[Clip]) -> FrameUsage:
+    """How ``clips``, planned by :func:`plan_clips` (none: the video is skipped), use a video of
+    ``num_frames`` frames; the parts add up to ``num_frames``."""
+    if not clips:
+        return FrameUsage(skipped=num_frames)
+    samples = _timeline(num_frames, sampling.frame_stride if sampling.target_fps is None else fps / sampling.target_fps)
+    n = sampling.num_frames
+    blocks = len(samples) // n
+    if blocks == 0:  # one padded clip of every sample
+        return FrameUsage(used=len(samples), stride=num_frames - len(samples))
+    chosen = {clip.start_frame for clip in clips}
+    used = stride = unchosen = 0
+    for b in range(blocks):
+        first, last = samples[b * n], samples[(b + 1) * n - 1]
+        if first in chosen:
+            used, stride = used + n, stride + (last - first + 1 - n)
+        else:
+            unchosen += last - first + 1
+        if b + 1 < blocks:
+            stride += samples[(b + 1) * n] - last - 1
+    return FrameUsage(used=used, stride=stride, tail=num_frames - 1 - samples[blocks * n - 1], unchosen=unchosen)
 
 
 def stream_clips(
@@ -163,7 +198,7 @@ def stream_clips(
             while index not in kept:
                 step = next(decoded, None)
                 if step is None:
-                    raise UnreadableMediaError(path, f"video ended (last frame used: {last_decoded}) before clip frames {clip.start_frame}..{clip.end_frame}")
+                    raise UnreadableMediaError(path, _ended_early(path, last_decoded, clip), kind="truncated")
                 last_decoded = step[0]
                 if uses[last_decoded]:  # not when every clip that wanted it was left before reaching it
                     kept[last_decoded] = step[1] if transform is None else transform(step[1])
@@ -178,6 +213,15 @@ def stream_clips(
                 release(index)
     finally:
         decoded.close()  # closes the container now, not whenever the generator is collected
+
+
+def _ended_early(path: str | Path, last_index: int, clip: Clip) -> str:
+    """Why a clip cannot be completed: the video ends before it, though its header promises more frames."""
+    try:
+        promised = f" of the {probe_video(path).num_frames} its header promises"
+    except (UnreadableMediaError, FileNotFoundError):
+        promised = ""
+    return f"truncated: the video ends at frame {last_index + 1}{promised}, inside clip frames {clip.start_frame}..{clip.end_frame} (complete clips before it are kept)"
 
 
 def read_clips(path: str | Path, clips: list[Clip], transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[tuple[Clip, np.ndarray]]:

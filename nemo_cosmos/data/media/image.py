@@ -34,10 +34,10 @@ def read_image(path: str | Path) -> np.ndarray:
             image.load()
             image = ImageOps.exif_transpose(image)
             if image.mode == "F":
-                raise UnreadableMediaError(path, "floating-point images (Pillow mode F) have no defined 8-bit range")
+                raise UnreadableMediaError(path, "unreadable image: floating-point pixels (Pillow mode F) have no defined 8-bit range", kind="unreadable_image")
             return _to_rgb(image)
     except (OSError, SyntaxError, Image.DecompressionBombError) as error:
-        raise UnreadableMediaError(path, f"cannot decode as image: {error}") from error
+        raise UnreadableMediaError(path, f"unreadable image: Pillow cannot decode it ({type(error).__name__})", kind="unreadable_image") from error
 
 
 def write_image(path: str | Path, pixels: np.ndarray) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from nemo_cosmos.data.media.errors import SkipReason
+
 FIT_MODES = ("crop", "pad")
 
 
@@ -75,11 +77,11 @@ class FrameGeometry(FrameOptions):
         """The shortest source side accepted: ``min_side``, or else one latent cell."""
         return self.multiple if self.min_side is None else self.min_side
 
-    def skip_reason(self, height: int, width: int) -> str | None:
+    def skip_reason(self, height: int, width: int) -> SkipReason | None:
         """Why a ``height x width`` source cannot be used, or None if it can."""
         needed = max(self.smallest_side, self.multiple if self.height is None and self.fit == "crop" else 1)
         if min(height, width) < needed:
-            return f"too small: {width}x{height} pixels, the shorter side must be at least {needed}"
+            return SkipReason("too_small", f"too small: {width}x{height} pixels, the shorter side must be at least {needed}")
         return None
 
     def place(self, height: int, width: int) -> Placement:

@@ -35,11 +35,13 @@ def _open_video_stream(path: str | Path) -> Iterator[tuple[av.container.InputCon
     path = require_nonempty_file(path)
     try:
         container = av.open(str(path), mode="r")
+    except av.InvalidDataError as error:
+        raise UnreadableMediaError(path, "not a video file: FFmpeg finds no format it can read in it", kind="not_media") from error
     except av.FFmpegError as error:
-        raise UnreadableMediaError(path, f"cannot open as video: {error}") from error
+        raise UnreadableMediaError(path, f"cannot open as video: {error.strerror}", kind="not_media") from error
     with container:
         if not container.streams.video:
-            raise UnreadableMediaError(path, "contains no video stream")
+            raise UnreadableMediaError(path, "not a video file: it holds no video stream", kind="not_media")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         yield container, stream
@@ -112,7 +114,10 @@ def _decode_frames(path: str | Path, wanted: Callable[[int], bool], stop: int | 
                 if wanted(index):
                     yield index, frame.to_ndarray(format="rgb24")
         except av.FFmpegError as error:
-            raise UnreadableMediaError(path, f"video decoding failed after frame {index}: {error}") from error
+            promised = f" of the {stream.frames} its header promises" if stream.frames > 0 else ""
+            raise UnreadableMediaError(
+                path, f"truncated or corrupt: decoding fails after frame {index}{promised} ({error.strerror})", kind="truncated"
+            ) from error
 
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
