@@ -110,7 +110,7 @@ def main() -> None:
 
     model = CausalVideoTokenizer.from_pretrained(args.model, load_decoder=False, device="cpu", dtype="float32")
     config = model.network_config
-    sampling = ClipSampling(num_frames=args.num_frames, temporal_compression=config.temporal_compression, max_clips=None)
+    sampling = ClipSampling(num_frames=args.num_frames, temporal_compression=config.temporal_compression, max_clips_per_video=None)
     rows = []
     for source in args.sources.split(","):
         folder = args.out / "sources" / source

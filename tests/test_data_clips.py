@@ -154,9 +154,9 @@ def test_too_small_sources_are_reported_not_blown_up():
 @pytest.mark.parametrize(
     "num_frames, fps, settings, expected",
     [
-        (100, 24.0, dict(frame_stride=2, max_clips=None), FrameUsage(used=45, stride=44, tail=11)),  # 5 clips over frames 0..88
-        (100, 24.0, dict(max_clips=2), FrameUsage(used=18, tail=1, unchosen=81)),  # clips at 0..8 and 90..98 of 11
-        (100, 30.0, dict(target_fps=12.0, max_clips=None), FrameUsage(used=36, stride=53, tail=11)),
+        (100, 24.0, dict(frame_stride=2, max_clips_per_video=None), FrameUsage(used=45, stride=44, tail=11)),  # 5 clips over frames 0..88
+        (100, 24.0, dict(max_clips_per_video=2), FrameUsage(used=18, tail=1, unchosen=81)),  # clips at 0..8 and 90..98 of 11
+        (100, 30.0, dict(target_fps=12.0, max_clips_per_video=None), FrameUsage(used=36, stride=53, tail=11)),
         (5, 24.0, dict(pad_short=True), FrameUsage(used=5)),
         (5, 24.0, dict(), FrameUsage(skipped=5)),
     ],

@@ -16,7 +16,7 @@ from data_samples import write_moving_shapes_video
 
 GEOMETRY = FrameGeometry(height=32, width=32, multiple=8)
 SIZES = [5, 4]  # chunks of a 9-frame clip: 1 + 4, then 4
-CLIPS, _ = plan_clips(40, 24.0, ClipSampling(num_frames=9, temporal_compression=4, max_clips=None))
+CLIPS, _ = plan_clips(40, 24.0, ClipSampling(num_frames=9, temporal_compression=4, max_clips_per_video=None))
 
 
 @pytest.fixture(scope="module")

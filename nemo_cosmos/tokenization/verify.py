@@ -126,7 +126,7 @@ def _encode_again(documents: IndexedDocuments, doc: int, model, settings: dict[s
     sampling, geometry = clip_sampling(options, config), frame_geometry(options, config)
     source = documents.source(doc)
     item = MediaItem(source["path"], source["kind"], source.get("caption"))
-    planned = plan_item(item, sampling, geometry, documents.sidecar["tokenizer"]["name"])
+    planned, _ = plan_item(item, sampling, geometry, documents.sidecar["tokenizer"]["name"])
     if isinstance(planned, dict):
         return f"its source cannot be used now: {planned['reason']}"
     units = [unit for unit in planned if unit.clip is None or (unit.clip.start_frame, unit.clip.end_frame) == (source.get("start_frame"), source.get("end_frame"))]

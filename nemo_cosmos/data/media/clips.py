@@ -139,7 +139,7 @@ class FrameUsage:
     used: int = 0  # source frames sampled into the chosen clips
     stride: int = 0  # between sampled frames (frame_stride, or target_fps below the source rate)
     tail: int = 0  # after the last whole clip: too few left for another
-    unchosen: int = 0  # in whole clips left out by max_clips
+    unchosen: int = 0  # in whole clips left out by max_clips_per_video
     skipped: int = 0  # in videos (or clips) that were skipped
 
 
