@@ -14,6 +14,22 @@ from nemo_cosmos.modules.conv import CausalConv3d
 from nemo_cosmos.modules.norms import FrameNorm, image_norm
 from nemo_cosmos.modules.streaming import StreamingModule
 
+# Before torch 2.8 the memory-efficient CUDA kernel fails on batches above 65,535; the
+# temporal attention's batch is b*h*w (129,600 for 1080p, 8x8 spatial compression, batch 4).
+MAX_ATTENTION_BATCH = 65535
+
+
+def batch_split_attention(q: Tensor, k: Tensor, v: Tensor, **options) -> Tensor:
+    """``scaled_dot_product_attention`` over at most ``MAX_ATTENTION_BATCH`` batch entries at a time.
+
+    Batch entries are independent, so the split changes no number; inputs within the
+    limit take one call and no copy.
+    """
+    if q.shape[0] <= MAX_ATTENTION_BATCH:
+        return F.scaled_dot_product_attention(q, k, v, **options)
+    parts = zip(*(t.split(MAX_ATTENTION_BATCH) for t in (q, k, v)))
+    return torch.cat([F.scaled_dot_product_attention(*part, **options) for part in parts])
+
 
 class _AttentionBlock(nn.Module):
     """``x + proj_out(attention(q(h), k(h), v(h)))`` with ``h = norm(x)``; pointwise projections."""
@@ -64,14 +80,14 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
         b, c, t, h, w = q.shape
         q, k, v = (x.permute(0, 3, 4, 2, 1).reshape(b * h * w, 1, -1, c).contiguous() for x in (q, k, v))
         if self.at_clip_start:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            out = batch_split_attention(q, k, v, is_causal=True)
         else:
             k = torch.cat([self.state["k"], k], dim=2)
             v = torch.cat([self.state["v"], v], dim=2)
             past = k.shape[2] - t
             keys = torch.arange(k.shape[2], device=q.device)
             queries = torch.arange(t, device=q.device) + past
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[None, :] <= queries[:, None])
+            out = batch_split_attention(q, k, v, attn_mask=keys[None, :] <= queries[:, None])
         if self.state is not None:
             self.state["k"], self.state["v"] = k, v
             self.mark_started()
