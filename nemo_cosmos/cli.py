@@ -57,7 +57,7 @@ def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
         "or config.json + model.safetensors" + ("" if required else "; default: the model recorded in the token file"),
     )
     group.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
-    group.add_argument("--dtype", help="float32, bfloat16 or float16 (default: bfloat16 on cuda, float32 on cpu)")
+    group.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default auto: bfloat16 on cuda and on CPUs with native bf16, else float32)")
     group.add_argument(
         "--torchscript", action="store_true", help="run the official TorchScript files as they are instead of the native network"
     )
