@@ -38,12 +38,12 @@ class Case:
     dtype: str = "float32"
     compile: bool = False
     device: str = "cpu"
-    compile_mode: str | None = None  # torch.compile's mode, e.g. "reduce-overhead" (CUDA graphs)
     threads: int | None = None
     warmup: int = 1
     repeats: int = 5
     implementations: list[str] = field(default_factory=lambda: ["ours"])
     chunk_latents: int = 2  # "streamed": latent frames per chunk (1 + chunk*ct frames first, then chunk*ct)
+    compile_mode: str | None = None  # torch.compile's mode, e.g. "reduce-overhead" (CUDA graphs)
 
 
 def process_memory(field_name: str) -> float:
