@@ -40,7 +40,7 @@ EXAMPLES = """examples:
 """
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 SHOW_FALLBACK_FPS = 24.0
 
 
@@ -91,7 +91,9 @@ def _add_model_options(parser: argparse.ArgumentParser, required: bool) -> None:
         + ("" if required else "; default: the model recorded in the token file or dataset"),
     )
     group.add_argument("--device", type=_device, help="torch device (default: cuda when available, else cpu)")
-    group.add_argument("--dtype", choices=DTYPES, help="default: bfloat16 on cuda, float32 on cpu")
+    group.add_argument(
+        "--dtype", choices=DTYPES, help="default auto: bfloat16 on cuda and on CPUs with native bf16, else float32"
+    )
     group.add_argument(
         "--torchscript", action="store_true", help="run the official TorchScript files as they are instead of the native network"
     )

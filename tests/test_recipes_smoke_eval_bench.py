@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from omegaconf import OmegaConf
 from safetensors.torch import save_file
 
@@ -134,3 +135,60 @@ def test_benchmark_single_run_measures_each_implementation_alone(tmp_path):
         assert row["encode_peak_gb"] >= row["baseline_gb"] > 0.05
         assert "max_abs_difference" not in row
     assert (tmp_path / "out" / "streaming.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_benchmark_gpu_config_parses_and_fails_clearly_without_cuda(monkeypatch):
+    cfg = recipe_config("benchmark_gpu")
+    assert cfg.suite == "gpu" and cfg.dtype == "bfloat16"
+    assert [(c.tokenizer, list(c.input)) for c in cfg.networks] == [
+        ("Cosmos-Tokenizer-DI8x8", [1, 1024, 1024]),
+        ("Cosmos-Tokenizer-CV8x8x8", [17, 720, 1280]),
+        ("Cosmos-Tokenizer-DV8x16x16", [17, 720, 1280]),
+    ]
+    assert list(cfg.stream_memory.lengths) == [33, 121] and (cfg.stream_memory.height, cfg.stream_memory.width) == (1080, 1920)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="benchmark_gpu measures a CUDA GPU, and none is available"):
+        load_recipe("benchmark").main(cfg)
+
+
+def test_benchmark_gpu_suite_table_with_a_cpu_stand_in(tmp_path):
+    """Every step of the GPU suite, shrunk and on the CPU: the rows and the table come out whole."""
+    from nemo_cosmos.evaluation import gpu
+    from nemo_cosmos.evaluation.report import markdown_table
+    from nemo_cosmos.pretrained import BUNDLED_MODELS_DIR
+
+    tiny = str(BUNDLED_MODELS_DIR / "nemo-cosmos-tiny-DV4x8x8")  # a directory: formula weights need its config
+    cfg = recipe_config(
+        "benchmark_gpu", dtype="float32", repeats=1, subprocesses=False, output_dir=str(tmp_path),
+        networks=[{"tokenizer": tiny, "input": [5, 32, 32], "modes": ["eager"]}],
+        stream_memory={"tokenizer": tiny, "lengths": [5, 9], "height": 32, "width": 32},
+        **{"job.tokenizer": tiny, "job.videos": 2, "job.frames": 10, "job.height": 32, "job.width": 48,
+           "job.settings.clips.num_frames": 5},
+    )
+    rows = load_recipe("benchmark").gpu_suite(cfg, device=torch.device("cpu"))
+    steps = [(row["step"], row["what"]) for row in rows]
+    assert steps == [
+        ("network", "DV4x8x8 5x32x32"), ("stream memory", "DV4x8x8 5x32x32"), ("stream memory", "DV4x8x8 9x32x32"),
+        ("stream memory", "9 vs 5 frames"), ("job", "4 clips of 5 frames"), ("job", "job tokens == model.encode"),
+        ("job", "torchrun, 2 GPUs"),
+    ]
+    assert rows[0]["encode_ms"] > 0 and rows[0]["total_ms"] == rows[0]["encode_ms"] + rows[0]["decode_ms"]
+    assert rows[5]["result"] == "4/4 clips identical"
+    assert rows[6]["result"] == "not run: fewer than 2 GPUs" and gpu.failed_steps(rows) == []
+    table = markdown_table(rows)
+    assert table.count("\n") == len(rows) + 2 and "clips/s" in table
+
+
+def test_benchmark_bf16_reports_time_agreement_and_the_cpu(tmp_path):
+    from data_samples import write_moving_shapes_video
+
+    for seed in range(2):
+        write_moving_shapes_video(tmp_path / "videos" / f"v{seed}.mp4", 9, 48, 64, seed=seed)
+    cfg = recipe_config("benchmark_bf16", videos=str(tmp_path / "videos"), clip=[9, 32, 32], repeats=1,
+                        output_dir=str(tmp_path / "out"))
+    rows = load_recipe("benchmark").main(cfg)
+    assert [row["dtype"] for row in rows] == ["float32", "bfloat16"] and rows[0]["clips"] == 2
+    assert rows[0]["tokens_equal_to_float32_%"] == 100.0 and 50 < rows[1]["tokens_equal_to_float32_%"] <= 100
+    assert rows[0]["encode_vs_float32"] == 1.0 and rows[1]["encode_s_per_clip"] > 0
+    assert rows[1]["psnr_db"] > 10 and torch.backends.cpu.get_cpu_capability() in rows[1]["cpu"]
+    assert (tmp_path / "out" / "benchmark_bf16.csv").read_text().count("\n") == 3

@@ -43,6 +43,7 @@ class Case:
     repeats: int = 5
     implementations: list[str] = field(default_factory=lambda: ["ours"])
     chunk_latents: int = 2  # "streamed": latent frames per chunk (1 + chunk*ct frames first, then chunk*ct)
+    compile_mode: str | None = None  # torch.compile's mode, e.g. "reduce-overhead" (CUDA graphs)
 
 
 def process_memory(field_name: str) -> float:
@@ -100,13 +101,15 @@ def _functions(tokenizer, implementation: str, case: Case) -> tuple[Callable, Ca
     else:
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     if compile:
-        encode, decode = torch.compile(encode), torch.compile(decode)
+        encode, decode = torch.compile(encode, mode=case.compile_mode), torch.compile(decode, mode=case.compile_mode)
     return encode, decode
 
 
 def _timed(function: Callable, argument: Tensor, device: torch.device, compiled: bool) -> tuple[Tensor, float]:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+        if compiled:
+            torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs: a new step, earlier outputs are consumed
     start = time.perf_counter()
     # torch.compile cannot trace inference tensors (version counters); no_grad is its equivalent there
     with torch.no_grad() if compiled else torch.inference_mode():
@@ -127,6 +130,7 @@ def run_case(case: Case) -> dict:
     if case.threads:
         torch.set_num_threads(case.threads)
     device = torch.device(case.device)
+    torch.backends.cudnn.benchmark = True  # CUDA: time the fastest convolution algorithms, as a user would run
     tokenizer = load_tokenizer(case.tokenizer, weights="formula", device=device, dtype=case.dtype)
     cfg = tokenizer.network_config
     shape = (1, 3, case.frames, case.height, case.width) if cfg.is_video else (case.frames, 3, case.height, case.width)
@@ -144,6 +148,8 @@ def run_case(case: Case) -> dict:
                 if iteration == 0:
                     reset_peak_memory(device)
                 result, seconds = _timed(function, x if stage == "encode" else outputs[name, "encode"], device, case.compile)
+                if case.compile_mode == "reduce-overhead":  # CUDA graphs reuse their output buffers
+                    result = result.clone()
                 outputs[name, stage] = result
                 if iteration >= case.warmup:
                     times[name][stage].append(seconds)

@@ -32,6 +32,7 @@ from nemo_cosmos.models.alignment import crop_center, pad_pixels
 from nemo_cosmos.models.backends import NativeBackend, TorchScriptBackend
 from nemo_cosmos.models.export import TokenizerExportMixin
 from nemo_cosmos.models.inputs import check_latents, check_pixels, check_uint8_video, pixels_to_uint8, uint8_to_pixels
+from nemo_cosmos.models.precision import auto_dtype
 from nemo_cosmos.models.streams import AutoencoderStream, DecoderStream, EncoderStream
 from nemo_cosmos.models.tiling import run_tiled
 from nemo_cosmos.models.training import TokenizerTrainingMixin
@@ -67,9 +68,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``None`` -> bfloat16 on CUDA, float32 elsewhere; names like ``"bfloat16"`` or torch dtypes."""
-    if dtype is None:
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    """``"auto"`` or ``None`` -> bfloat16 on CUDA and on CPUs with native bf16, float32
+    elsewhere (see ``models/precision.py``); names like ``"bfloat16"`` or torch dtypes."""
+    if dtype is None or dtype == "auto":
+        return auto_dtype(device)
     name = str(dtype).removeprefix("torch.")
     if name not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -129,7 +131,7 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         stream_cache: str = "device",
     ) -> DictConfig:
         """The model config: the network (preset name, :class:`TokenizerConfig` or dict),
-        which halves to build, dtype and device (``None``: chosen at load time), the
+        which halves to build, dtype and device (``None``: chosen at load time, dtype as ``"auto"``), the
         streaming chunk in latent frames (``None``: one pass), tiling in pixels
         (``tile_size`` ``None``: no tiling), the TorchScript files to run instead of the
         native network, the name it came from, and where streams keep the temporal
@@ -180,7 +182,8 @@ class CausalVideoTokenizer(TokenizerTrainingMixin, TokenizerExportMixin, ModelPT
         ``use_pytorch=True`` builds our network and loads the weights strictly (only the
         halves asked for; ``load_full_model`` takes both from ``autoencoder.jit``).
         ``use_pytorch=False`` runs the TorchScript files as they are. ``device``: CUDA
-        when available, else CPU; ``dtype``: bfloat16 on CUDA, float32 on CPU. ``config``
+        when available, else CPU; ``dtype`` (``None`` = ``"auto"``): bfloat16 on CUDA and on
+        CPUs with native bf16, float32 elsewhere. ``config``
         names the network of a directory without ``config.json``; ``revision``,
         ``cache_dir`` and ``token`` go to huggingface_hub. ``map_location`` (the device)
         and ``strict`` are NeMo's names, so ``init_from_pretrained_model`` in a NeMo config

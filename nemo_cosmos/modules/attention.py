@@ -15,6 +15,22 @@ from nemo_cosmos.modules.kv_cache import HostKVCache
 from nemo_cosmos.modules.norms import FrameNorm, image_norm
 from nemo_cosmos.modules.streaming import StreamingModule
 
+# Before torch 2.8 the memory-efficient CUDA kernel fails on batches above 65,535; the
+# temporal attention's batch is b*h*w (129,600 for 1080p, 8x8 spatial compression, batch 4).
+MAX_ATTENTION_BATCH = 65535
+
+
+def batch_split_attention(q: Tensor, k: Tensor, v: Tensor, **options) -> Tensor:
+    """``scaled_dot_product_attention`` over at most ``MAX_ATTENTION_BATCH`` batch entries at a time.
+
+    Batch entries are independent, so the split changes no number; inputs within the
+    limit take one call and no copy.
+    """
+    if q.shape[0] <= MAX_ATTENTION_BATCH:
+        return F.scaled_dot_product_attention(q, k, v, **options)
+    parts = zip(*(t.split(MAX_ATTENTION_BATCH) for t in (q, k, v)))
+    return torch.cat([F.scaled_dot_product_attention(*part, **options) for part in parts])
+
 
 class _AttentionBlock(nn.Module):
     """``x + proj_out(attention(q(h), k(h), v(h)))`` with ``h = norm(x)``; pointwise projections."""
@@ -67,7 +83,7 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
         q, k, v = (x.permute(0, 3, 4, 2, 1).reshape(b * h * w, 1, -1, c).contiguous() for x in (q, k, v))
         on_host = self.state is not None and self.state.get("kv_cache") == "host"
         if self.at_clip_start:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            out = batch_split_attention(q, k, v, is_causal=True)
         elif on_host:
             out = self.state["host_kv"].attend(q, k, v)
         else:
@@ -76,7 +92,7 @@ class TemporalAttention(_AttentionBlock, StreamingModule):
             past = k.shape[2] - t
             keys = torch.arange(k.shape[2], device=q.device)
             queries = torch.arange(t, device=q.device) + past
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[None, :] <= queries[:, None])
+            out = batch_split_attention(q, k, v, attn_mask=keys[None, :] <= queries[:, None])
         if on_host:
             self.state.setdefault("host_kv", HostKVCache()).append(k, v)
         elif self.state is not None:

@@ -61,12 +61,12 @@ class HybridDownsample3d(StreamingModule):
     def forward(self, x: Tensor) -> Tensor:
         if self.spatial:
             x = F.pad(x, (0, 1, 0, 1))
-            x = self.conv1(x) + pool_pairs(pool_pairs(x, dim=3), dim=4)
+            x = self.conv1(x).add_(pool_pairs(pool_pairs(x, dim=3), dim=4))  # in place: no third buffer
         if self.temporal:
             if self.at_clip_start:  # 1 + 2m frames -> 2 + 2m, so pairs line up
                 x = torch.cat([x[:, :, :1], x], dim=2)
                 self.mark_started()
-            x = self.conv2(x) + pool_pairs(x, dim=2)
+            x = self.conv2(x).add_(pool_pairs(x, dim=2))
         return self.conv3(x)
 
 
@@ -95,8 +95,8 @@ class HybridUpsample3d(StreamingModule):
             if self.at_clip_start:
                 x = x[:, :, 1:]
                 self.mark_started()
-            x = self.conv1(x) + x
+            x = self.conv1(x).add_(x)  # in place: no third buffer
         if self.spatial:
             x = F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="nearest")
-            x = self.conv2(x) + x
+            x = self.conv2(x).add_(x)
         return self.conv3(x)

@@ -38,8 +38,18 @@ def haar_analysis_matrix(dims: int, patch_size: int) -> Tensor:
     return full.transpose(1, 2) if dims == 2 else full  # images: band axes were (w, h)
 
 
-def _matrix(dims: int, patch_size: int, like: Tensor) -> Tensor:
-    return haar_analysis_matrix(dims, patch_size).to(device=like.device, dtype=like.dtype)
+@cache
+def _placed_matrix(dims: int, patch_size: int, inverse: bool, device: torch.device, dtype: torch.dtype) -> Tensor:
+    with torch.inference_mode(False):  # a normal tensor, which autograd may save later
+        matrix = haar_analysis_matrix(dims, patch_size) * (patch_size**dims if inverse else 1)
+        return matrix.to(device=device, dtype=dtype)
+
+
+def _matrix(dims: int, patch_size: int, like: Tensor, inverse: bool = False) -> Tensor:
+    """The analysis matrix, or the synthesis one (its entries times the patch volume: +-1),
+    on ``like``'s device in its dtype, made once per device and dtype: a per-call copy
+    from the host would synchronise a GPU stream."""
+    return _placed_matrix(dims, patch_size, inverse, like.device, like.dtype)
 
 
 def haar_patch_2d(x: Tensor, patch_size: int) -> Tensor:
@@ -56,7 +66,7 @@ def haar_unpatch_2d(y: Tensor, patch_size: int) -> Tensor:
     b, _, h, w = y.shape
     p = patch_size
     bands = y.reshape(b, p * p, -1, h, w)
-    x = torch.einsum("bkchw,kyz->bchywz", bands, _matrix(2, p, y) * (p * p))
+    x = torch.einsum("bkchw,kyz->bchywz", bands, _matrix(2, p, y, inverse=True))
     return x.reshape(b, -1, h * p, w * p)
 
 
@@ -74,7 +84,7 @@ def haar_unpatch_3d(y: Tensor, patch_size: int) -> Tensor:
     b, _, t, h, w = y.shape
     p = patch_size
     bands = y.reshape(b, p**3, -1, t, h, w)
-    x = torch.einsum("bkcthw,kxyz->bctxhywz", bands, _matrix(3, p, y) * p**3)
+    x = torch.einsum("bkcthw,kxyz->bctxhywz", bands, _matrix(3, p, y, inverse=True))
     return x.reshape(b, -1, t * p, h * p, w * p)
 
 

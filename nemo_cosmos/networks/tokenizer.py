@@ -71,23 +71,27 @@ class CosmosTokenizer(nn.Module):
     def decode(self, z: Tensor, chunk_latents: int | None = None) -> Tensor:
         """Latent (continuous) or integer indices (discrete) -> pixels in about [-1, 1].
 
-        With ``chunk_latents`` (video only) decoding runs chunk by chunk, exactly.
+        With ``chunk_latents`` (video only) decoding runs chunk by chunk, exactly. Indices
+        are checked and turned into codes once per call, not per chunk.
         """
-        if chunk_latents is not None and self.config.is_video:
-            time_axis = 1 if self.quantizer is not None else 2
-            chunks = list(latent_chunks(z, chunk_latents, time_axis))
-            with self.decoder_stream() as stream:
-                frames = [stream.push(chunk) for chunk in chunks]
-            return torch.cat(frames, dim=2)
-        if self.quantizer is None:
+        if self.quantizer is not None:
+            self.check_indices(z)
+            z = self.quantizer.indices_to_codes(z, dtype=self._dtype())
+        if chunk_latents is None or not self.config.is_video:
             return self.decode_codes(z)
+        with self.decoder_stream() as stream:
+            frames = [stream.push(chunk, codes=True) for chunk in latent_chunks(z, chunk_latents, time_axis=2)]
+        return torch.cat(frames, dim=2)
+
+    def check_indices(self, z: Tensor) -> None:
+        """Raise ``ValueError`` unless ``z`` holds integer indices of the codebook (one device sync)."""
         if z.is_floating_point():
             raise ValueError(f"a discrete tokenizer decodes integer indices, got {z.dtype}; use decode_codes for codes")
-        if z.numel() and (int(z.min()) < 0 or int(z.max()) >= self.config.codebook_size):
-            raise ValueError(
-                f"indices must lie in 0..{self.config.codebook_size - 1}, got {int(z.min())}..{int(z.max())}"
-            )
-        return self.decode_codes(self.quantizer.indices_to_codes(z, dtype=self._dtype()))
+        if z.numel() == 0:
+            return
+        low, high = torch.stack(torch.aminmax(z)).tolist()
+        if low < 0 or high >= self.config.codebook_size:
+            raise ValueError(f"indices must lie in 0..{self.config.codebook_size - 1}, got {low}..{high}")
 
     def decode_codes(self, codes: Tensor) -> Tensor:
         """Latent or FSQ codes ``[B, C, (t,) h, w]`` -> pixels."""
