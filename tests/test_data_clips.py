@@ -24,7 +24,7 @@ def test_clips_are_consecutive_blocks_at_the_stride():
     assert reason is None
     assert [c.frames for c in clips] == [tuple(range(0, 18, 2)), tuple(range(18, 36, 2))]
     assert (clips[1].start_frame, clips[1].end_frame, clips[1].padded) == (18, 34, 0)
-    one, _ = plan_clips(40, 24.0, ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2))
+    one, _ = plan_clips(40, 24.0, ClipSampling(num_frames=9, temporal_compression=4, frame_stride=2, max_clips_per_video=1))
     assert one == clips[:1]
 
 

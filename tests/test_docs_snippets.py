@@ -45,6 +45,7 @@ SHRINK = {
         ("torch.rand(1, 3, 17, 256, 256)", "torch.rand(1, 3, 17, 64, 64)"),
         ("torch.empty(1, 3, 17, 256, 256)", "torch.empty(1, 3, 17, 64, 64)"),
         ('build_network("Cosmos-Tokenizer-DV8x8x8")', "build_network(small_network)"),
+        ('from_pretrained("Cosmos-Tokenizer-DV8x16x16", device="cpu")', 'from_pretrained("Cosmos-Tokenizer-DV8x8x8", device="cpu")'),
     ],
     "tutorials/tokenize_videos_for_megatron.md": [("/data/cosmos_tokens", "cosmos_tokens")],
 }

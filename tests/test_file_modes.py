@@ -57,5 +57,6 @@ def test_indexed_datasets_and_their_merges_follow_the_umask(umask, tmp_path):
         writer.add_skipped(skip_record("b.mp4", "too short"))
     merge_parts([tmp_path / "parts" / "part0"], tmp_path / "tokens", skipped_path=tmp_path / "skipped.jsonl")
     modes = _modes(tmp_path)
-    assert sorted(modes) == sorted(["part0.bin", "part0.idx", "part0.json", "tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+    written = ["bin", "idx", "inputs.jsonl", "json"]
+    assert sorted(modes) == sorted([f"part0.{suffix}" for suffix in written] + [f"tokens.{suffix}" for suffix in written] + ["skipped.jsonl"])
     assert set(modes.values()) == {0o666 & ~umask}
