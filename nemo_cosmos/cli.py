@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nemo_cosmos.quiet import quiet_library_notices
+
 PROG = "nemo-cosmos"
 EXAMPLES = """examples:
   nemo-cosmos encode clip.mp4 photo.png --model Cosmos-Tokenizer-DV8x8x8 --output-dir tokens/
@@ -379,9 +381,6 @@ def inference_options(args: argparse.Namespace) -> dict:
 
 def load_model(args: argparse.Namespace, name: str, encoder: bool, decoder: bool):
     """``CausalVideoTokenizer.from_pretrained`` with the halves needed and the options given."""
-    from nemo_cosmos.quiet import quiet_library_notices
-
-    quiet_library_notices()  # NeMo is imported next
     from nemo_cosmos.models import CausalVideoTokenizer
 
     return CausalVideoTokenizer.from_pretrained(
@@ -806,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``nemo-cosmos`` with ``argv`` (default: the command line); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_library_notices()  # before any command imports NeMo or megatron-core (verify, show and export do too)
     try:
         failures = args.run(args)
     except KeyboardInterrupt:
