@@ -20,13 +20,7 @@ from conftest import small_config
 FAMILIES = ["CI", "DI", "CV", "DV"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads; on a busy machine threads slow them down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(family: str) -> CausalVideoTokenizer:

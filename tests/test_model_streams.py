@@ -21,13 +21,7 @@ from checkpoints import export_torchscript
 from conftest import small_config
 from data_samples import smooth_video
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(family: str, **options) -> CausalVideoTokenizer:
