@@ -26,7 +26,7 @@ from nemo_cosmos.data.indexed.sidecar import token_header
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
 from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
 
-LAYOUT = TokenLayout(codebook_size=64000, end_id=64000)
+LAYOUT = TokenLayout(codebook_size=64000, end_of_video_id=64000)
 
 
 def peak_rss_mib() -> float:

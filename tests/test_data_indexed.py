@@ -25,7 +25,7 @@ from data_samples import write_moving_shapes_video
 from megatron_reading import gpt_splits
 
 SMALL_DV = TokenizerConfig(family="DV", spatial_compression=8, temporal_compression=4, channels=32, channels_mult=[1, 2, 2], num_res_blocks=1)
-LAYOUT = TokenLayout(codebook_size=SMALL_DV.codebook_size, offset=2, begin_id=0, end_id=1)
+LAYOUT = TokenLayout(codebook_size=SMALL_DV.codebook_size, offset=2, begin_of_video_id=0, end_of_video_id=1)
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +75,18 @@ def _write_groups(prefix, groups):
 
 def test_token_layout_offsets_specials_and_dtype():
     grid = np.arange(24).reshape(2, 3, 4) % 7
-    layout = TokenLayout(codebook_size=64000, offset=100, begin_id=0, end_id=64100)
+    layout = TokenLayout(codebook_size=64000, offset=100, begin_of_video_id=0, end_of_video_id=64100)
     sequence = layout.to_sequence(grid)
     assert layout.vocab_size == 64101 and sequence.dtype == np.uint16
     assert sequence[0] == 0 and sequence[-1] == 64100 and list(sequence[1:5]) == [100, 101, 102, 103]
     np.testing.assert_array_equal(layout.to_indices(sequence, grid.shape), grid)
     assert TokenLayout(codebook_size=65536).dtype == np.uint16
-    assert TokenLayout(codebook_size=65536, end_id=65536).dtype == np.int32
+    assert TokenLayout(codebook_size=65536, end_of_video_id=65536).dtype == np.int32
     assert TokenLayout(codebook_size=64000, offset=32000).dtype == np.int32
     with pytest.raises(ValueError, match=r"\[0, 64000\)"):
         layout.to_sequence(np.array([64000]))
     with pytest.raises(ValueError, match="outside the vision ids"):
-        TokenLayout(codebook_size=10, offset=5, begin_id=7)
+        TokenLayout(codebook_size=10, offset=5, begin_of_video_id=7)
 
 
 def test_tokens_read_back_with_indexed_dataset_and_reader(tmp_path, encoded_clips):

@@ -96,7 +96,7 @@ def test_bfloat16_latents_are_stored_bit_exact(tmp_path):
 
 
 def test_token_dataset_serves_grids_with_provenance(tmp_path):
-    layout = TokenLayout(codebook_size=64000, offset=1, begin_id=0)
+    layout = TokenLayout(codebook_size=64000, offset=1, begin_of_video_id=0)
     grids = [torch.randint(0, 64000, (3, 4, 4)) for _ in range(4)]
     prefix = str(tmp_path / "ar")
     with IndexedDatasetWriter(prefix, token_header("test-DV", {}, layout, 4, 8)) as writer:

@@ -85,7 +85,7 @@ def workdir(tmp_path_factory):
     fill_with_formula(model.network)
     model.save_pretrained(root / "Cosmos-Tokenizer-DV8x8x8")
     export_torchscript(model.network, root, torch.zeros(1, 3, 9, 32, 32), parts=("encoder", "decoder"))
-    layout = TokenLayout(codebook_size=64000, end_id=64000)  # the tutorial's layout: ids 0..63999, end of video 64000
+    layout = TokenLayout(codebook_size=64000, end_of_video_id=64000)  # the tutorial's layout: ids 0..63999, end of video 64000
     grids = np.random.default_rng(0).integers(0, 64000, size=(6, 5, 16, 16))  # six 33-frame 256x256 DV8x16x16 clips
     with IndexedDatasetWriter(root / "cosmos_tokens" / "tokens", token_header("Cosmos-Tokenizer-DV8x16x16", {}, layout, 8, 16)) as writer:
         for number, grid in enumerate(grids):

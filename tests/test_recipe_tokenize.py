@@ -45,7 +45,7 @@ STRIDE = 2
 SETTINGS = ["clips.num_frames=9", f"clips.frame_stride={STRIDE}", "clips.max_clips_per_video=null", "frames.height=32", "frames.width=32"]
 RUN = ["run.items_per_part=2", "run.batch_size=2", "run.progress=false"]
 AR = ["tokens.offset=2", "tokens.begin_of_video_id=0", "tokens.end_of_video_id=1"]
-LAYOUT = TokenLayout(codebook_size=64000, offset=2, begin_id=0, end_id=1)
+LAYOUT = TokenLayout(codebook_size=64000, offset=2, begin_of_video_id=0, end_of_video_id=1)
 
 
 def _load(directory: Path) -> CausalVideoTokenizer:
@@ -318,7 +318,7 @@ def test_captions_come_before_the_vision_tokens(multimodal, caption_tokenizer, m
     specials = ["tokens.offset=12", "tokens.begin_of_video_id=10", "tokens.end_of_video_id=11"]
     run_tokenize_job(_config(models["DV"], str(manifest), tmp_path / "out", f"captions.tokenizer={directory}", f"captions.multimodal={multimodal}", *specials))
     prefix = str(tmp_path / "out" / "tokens")
-    layout = TokenLayout(codebook_size=64000, offset=12, begin_id=10, end_id=11)
+    layout = TokenLayout(codebook_size=64000, offset=12, begin_of_video_id=10, end_of_video_id=11)
     model = _load(models["DV"])
     documents = IndexedDocuments(prefix)
     indexed = IndexedDataset(prefix, multimodal=multimodal)
@@ -396,6 +396,8 @@ def test_clip_lengths_and_options_are_checked_with_clear_errors(models, media, t
         run_tokenize_job(_config(models["DV"], str(media), tmp_path, "clips.num_frames=8"))
     with pytest.raises(ValueError, match="height must be a positive multiple of 8"):
         run_tokenize_job(_config(models["DV"], str(media), tmp_path, "frames.height=30"))
+    with pytest.raises(ValueError, match=r"tokens\.\*: end_of_video_id 5 must be a non-negative id outside the vision ids \[0, 64000\).*64000 codes"):
+        run_tokenize_job(_config(models["DV"], str(media), tmp_path, "tokens.end_of_video_id=5"))
     with pytest.raises(ValueError, match="Key 'batchsize' not in 'RunOptions'"):
         run_tokenize_job(_config(models["DV"], str(media), tmp_path, "+run.batchsize=3"))  # a key hydra lets through with +
     assert not list(tmp_path.iterdir())

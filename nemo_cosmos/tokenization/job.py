@@ -118,8 +118,10 @@ def document_format(options: TokenizeJobOptions, config: TokenizerConfig) -> Tok
         if options.captions.tokenizer:
             raise ValueError("captions.tokenizer is for discrete (AR) models; continuous latents store no text (captions stay in each document's source)")
         return LatentDocuments(options.latents.dtype)
-    tokens = options.tokens
-    layout = TokenLayout(config.codebook_size, tokens.offset, tokens.begin_of_video_id, tokens.end_of_video_id)
+    try:
+        layout = TokenLayout(**asdict(options.tokens), codebook_size=config.codebook_size)
+    except ValueError as error:
+        raise ValueError(f"tokens.*: {error} (the model {config.short_name} has {config.codebook_size} codes)") from error
     captions = CaptionTokenizer(options.captions.tokenizer, options.captions.add_special_tokens) if options.captions.tokenizer else None
     return TokenDocuments(layout, captions, options.captions.multimodal)
 

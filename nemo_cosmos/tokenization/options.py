@@ -2,10 +2,10 @@
 
 ``conf/tokenize_ar.yaml`` (and ``conf/tokenize_diffusion.yaml``, which inherits it) set
 values; this schema says which keys exist and what type they have, so a misspelt key or
-a wrong type on the command line fails at once instead of being ignored. ``clips`` and
-``frames`` are the media side's own option classes (``ClipOptions``, ``FrameOptions``),
-which ``ClipSampling`` and ``FrameGeometry`` extend with the model's compression: one
-definition of each key. Every key is documented here and in the YAML files.
+a wrong type on the command line fails at once instead of being ignored. ``clips``,
+``frames`` and ``tokens`` are the data side's own option classes (``ClipOptions``,
+``FrameOptions``, ``TokenIds``), which ``ClipSampling``, ``FrameGeometry`` and
+``TokenLayout`` extend with the model's compression or codebook: one definition of each key. Every key is documented here and in the YAML files.
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from nemo_cosmos.data.indexed.token_layout import TokenIds
 from nemo_cosmos.data.media import ClipOptions, FrameOptions
 
 
@@ -53,16 +54,6 @@ class OutputOptions:
     keep_parts: bool = True
     overwrite: bool = False
     merge: bool = True
-
-
-@dataclass
-class TokenOptions:
-    """Discrete models: stored id = codebook index + ``offset``; optional begin/end-of-video
-    ids around each document's vision tokens (outside the vision id range)."""
-
-    offset: int = 0
-    begin_of_video_id: int | None = None
-    end_of_video_id: int | None = None
 
 
 @dataclass
@@ -119,7 +110,7 @@ class TokenizeJobOptions:
     output: OutputOptions = field(default_factory=OutputOptions)
     clips: ClipOptions = field(default_factory=ClipOptions)
     frames: FrameOptions = field(default_factory=FrameOptions)
-    tokens: TokenOptions = field(default_factory=TokenOptions)
+    tokens: TokenIds = field(default_factory=TokenIds)
     captions: CaptionOptions = field(default_factory=CaptionOptions)
     latents: LatentOptions = field(default_factory=LatentOptions)
     run: RunOptions = field(default_factory=RunOptions)

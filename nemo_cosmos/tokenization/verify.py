@@ -75,9 +75,9 @@ def _document_problems(documents: IndexedDocuments, doc: int) -> str | None:
     if len(sequence) != layout.sequence_length(shape):
         return f"document {doc}: {len(sequence)} ids stored for a grid of shape {shape} with {len(layout.special_ids)} special ids"
     ids = sequence.astype(np.int64)
-    start = 1 if layout.begin_id is not None else 0
+    start = 1 if layout.begin_of_video_id is not None else 0
     body = ids[start : start + int(np.prod(shape))]
-    if layout.begin_id is not None and ids[0] != layout.begin_id or layout.end_id is not None and ids[-1] != layout.end_id:
+    if layout.begin_of_video_id is not None and ids[0] != layout.begin_of_video_id or layout.end_of_video_id is not None and ids[-1] != layout.end_of_video_id:
         return f"document {doc}: the begin/end-of-video ids are not where the layout puts them"
     if body.size and (body.min() < layout.offset or body.max() >= layout.offset + layout.codebook_size):
         return f"document {doc}: ids outside the vision range [{layout.offset}, {layout.offset + layout.codebook_size}): [{body.min()}, {body.max()}]"
