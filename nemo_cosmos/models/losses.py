@@ -2,7 +2,11 @@
 
 The reference release ships no training code; these follow common practice for
 wavelet/FSQ autoencoders: L1 plus a structural term (1 - SSIM) per frame, and an
-optional hinge GAN term from a small per-frame patch discriminator.
+optional hinge GAN term from a small per-frame patch discriminator. Two optional terms
+target what a small model gets wrong first: a colour term (the error of each sample's
+mean colour, which per-pixel L1 weighs no more than noise) and a decorrelation term on
+the FSQ channels before rounding (correlated channels reach only a sliver of the
+codebook).
 """
 
 import torch
@@ -36,6 +40,23 @@ def reconstruction_loss(prediction: Tensor, target: Tensor, ssim_weight: float) 
     l1 = (prediction - target).abs().mean()
     structural = 1 - ssim(prediction, target) if ssim_weight else torch.zeros((), device=prediction.device)
     return l1 + ssim_weight * structural, {"l1": l1.detach(), "ssim": 1 - structural.detach()}
+
+
+def color_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    """Mean absolute error of each sample's mean colour (per channel, over frames and pixels)."""
+    dims = tuple(range(2, prediction.dim()))
+    return (prediction.mean(dim=dims) - target.mean(dim=dims)).abs().mean()
+
+
+def decorrelation_loss(z: Tensor) -> Tensor:
+    """Mean squared correlation between different channels of ``z`` ``[B, C, ...]``, over all positions."""
+    flat = z.float().transpose(0, 1).flatten(1)  # [C, positions]
+    centred = flat - flat.mean(dim=1, keepdim=True)
+    normalised = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    correlation = normalised @ normalised.T
+    off_diagonal = correlation - torch.diag_embed(torch.diagonal(correlation))
+    channels = z.shape[1]
+    return off_diagonal.square().sum() / max(1, channels * (channels - 1))
 
 
 class PatchDiscriminator(nn.Module):

@@ -7,8 +7,9 @@ Config sections (all optional until training starts):
   ``samples`` per epoch, ``batch_size``, ``num_workers``; validation samples are seeded
   (``seed``) so every epoch scores the same crops.
 - ``optim``: NeMo's optimizer config (``name``, ``lr``, ``betas``, ``sched``...).
-- ``loss``: ``ssim_weight``; ``adversarial_weight`` (0 = off), ``adversarial_start_step``,
-  ``discriminator_channels``, ``discriminator_lr``.
+- ``loss``: ``ssim_weight``; ``color_weight`` and ``decorrelation_weight`` (discrete
+  models; 0 = off, see ``losses``); ``adversarial_weight`` (0 = off),
+  ``adversarial_start_step``, ``discriminator_channels``, ``discriminator_lr``.
 - ``freeze_encoder``: train the decoder only (the tokens of an existing dataset stay valid).
 
 Several GPUs train with DDP; :func:`training_strategy` picks one that tolerates the
@@ -27,6 +28,8 @@ from torch.utils.data import DataLoader
 from nemo_cosmos.data.media.training_samples import TrainingSamples
 from nemo_cosmos.models.losses import (
     PatchDiscriminator,
+    color_loss,
+    decorrelation_loss,
     discriminator_hinge_loss,
     generator_hinge_loss,
     psnr,
@@ -163,11 +166,32 @@ class TokenizerTrainingMixin:
         discriminator = torch.optim.AdamW(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
         return [self._optimizer, discriminator]
 
+    def _reconstruct(self, batch: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The reconstruction, and for discrete models the FSQ input before rounding."""
+        network = self.network
+        if network.quantizer is None:
+            return network(batch), None
+        z = network.quant_conv(network.encoder(batch))
+        return network.decode_codes(network.quantizer.quantize(z)), z
+
+    def _objective(self, reconstruction: Tensor, batch: Tensor, z: Tensor | None, stage: str) -> tuple[Tensor, dict[str, Tensor]]:
+        """The tokenizer's loss without the adversarial term, and what to log of it (``stage``: train or val)."""
+        weights = self._cfg.get("loss") or {}
+        loss, parts = reconstruction_loss(reconstruction, batch, float(weights.get("ssim_weight", 0.2)))
+        colour = color_loss(reconstruction, batch)
+        logs = {"l1": parts["l1"], "ssim": parts["ssim"], "psnr": psnr(reconstruction.detach(), batch), "color_shift": colour.detach() * 127.5}
+        loss = loss + float(weights.get("color_weight", 0.0)) * colour
+        decorrelation_weight = float(weights.get("decorrelation_weight", 0.0))
+        if z is not None and decorrelation_weight:
+            decorrelation = decorrelation_loss(z)
+            loss = loss + decorrelation_weight * decorrelation
+            logs["decorrelation"] = decorrelation.detach()
+        logs["loss"] = loss.detach()
+        return loss, {f"{stage}_{name}": value for name, value in logs.items()}
+
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
-        reconstruction = self.network(batch)
-        loss, parts = reconstruction_loss(reconstruction, batch, float(self._cfg.loss.get("ssim_weight", 0.2)))
-        logs = {"train_loss": loss.detach(), "train_l1": parts["l1"], "train_ssim": parts["ssim"],
-                "train_psnr": psnr(reconstruction.detach(), batch)}
+        reconstruction, z = self._reconstruct(batch)
+        loss, logs = self._objective(reconstruction, batch, z, "train")
         if not self._adversarial:
             self.log_dict(logs, prog_bar=True)
             return loss
@@ -191,8 +215,7 @@ class TokenizerTrainingMixin:
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> dict[str, Tensor]:
         with torch.no_grad():
-            reconstruction = self.network(batch)
-            loss, parts = reconstruction_loss(reconstruction, batch, float(self._cfg.loss.get("ssim_weight", 0.2)))
-            logs = {"val_loss": loss, "val_psnr": psnr(reconstruction, batch), "val_ssim": parts["ssim"]}
+            reconstruction, z = self._reconstruct(batch)
+            _, logs = self._objective(reconstruction, batch, z, "val")
         self.log_dict(logs, prog_bar=True, batch_size=batch.shape[0])
         return logs
