@@ -177,7 +177,7 @@ def test_the_next_parts_video_starts_decoding_before_the_current_part_is_encoded
     assert events == ["a0", "b0", "encode", "c0", "encode", "encode", "encode"]
 
 
-def test_lanes_opened_for_the_next_call_are_taken_by_it_or_closed(models, media):
+def test_lanes_opened_for_the_next_call_take_the_window_of_the_ended_ones_and_are_taken_or_closed(models, media):
     sampling = ClipSampling(num_frames=9, frame_stride=STRIDE, temporal_compression=4)
     planner = Planner(sampling, GEOMETRY, "DV")
     a0, b0 = ([(position, unit) for position, unit in enumerate(planner.plan(MediaItem(str(media / name), "video"))[0])] for name in ("a0.mp4", "b0.mp4"))
@@ -189,6 +189,8 @@ def test_lanes_opened_for_the_next_call_are_taken_by_it_or_closed(models, media)
         first = [result for _, result in encoder.encode_videos(a0, following=[unit for _, unit in b0])]
         (worker,) = encoder.decode_pool._workers
         assert opened == ["a0", "b0"] and len(worker.lanes) == 1, "b0's lane waits for the next call"
+        (waiting,) = worker.lanes.values()
+        assert waiting.requested == 4, "b0 keeps its 2 prefetched chunks ahead and the 2 that a0, ended, no longer holds"
         again = [result for _, result in encoder.encode_videos(b0, following=[unit for _, unit in a0])]
         assert opened == ["a0", "b0", "a0"] and len(worker.lanes) == 1, "b0's lane was taken, a0's waits"
         list(encoder.encode_videos(b0))

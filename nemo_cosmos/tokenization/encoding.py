@@ -11,12 +11,14 @@ Lanes are decoded and resized by ``decode_workers`` processes (``DecodePool``), 
 stay ``prefetch`` chunks ahead of the encoder, and the next ``batch_size`` videos start
 decoding before their turn (so a new video does not stall the encoder), those of the next
 call included when the caller names its clips (``following``: the job's next window, in
-this part or the next), so the workers go on decoding while a window's last chunks are
-encoded. Decoding overlaps with encoding, and the frames, the batches and so the tokens are
-the same for any number of workers (0 decodes in this process, in turn with encoding). A
-lane whose video fails to decode midway (or whose worker dies) is fed black frames until
-its clip ends; its result is dropped and the other samples of the batch are unaffected
-(samples never mix). Its remaining clips are skipped with the reason.
+this part or the next). As the running lanes near their ends, the part of the window of
+``batch_size * prefetch`` chunks they no longer hold passes to the lanes waiting for the
+next call (``prefetch`` more each at most), so the workers go on decoding while a window's
+last chunks are encoded. Decoding overlaps with encoding, and the frames, the batches and
+so the tokens are the same for any number of workers (0 decodes in this process, in turn
+with encoding). A lane whose video fails to decode midway (or whose worker dies) is fed
+black frames until its clip ends; its result is dropped and the other samples of the batch
+are unaffected (samples never mix). Its remaining clips are skipped with the reason.
 
 Models that run the official TorchScript modules keep no causal state, so there each
 clip is assembled whole and encoded in one pass.
@@ -78,6 +80,11 @@ def _lane_key(video: list[tuple[int, Unit]]) -> LaneKey:
     """The key of a video's lane: two videos with the same key get the same chunks."""
     first = video[0][1]
     return first.item.path, tuple(unit.clip for _, unit in video), first.shape
+
+
+def _window_held(lane: Lane, prefetch: int) -> int:
+    """Chunks of the prefetch window a running ``lane`` holds: requested and not yet received, or still to come."""
+    return max(lane.requested - lane.received, min(prefetch, lane.planned - lane.received))
 
 
 def default_decode_workers() -> int:
@@ -178,6 +185,8 @@ class BatchEncoder:
         opened: deque[_Video] = deque()
         for video in videos:
             lane = waiting.pop(_lane_key(video), None)
+            if lane is not None:
+                lane.keep_ahead(self.decode_pool.prefetch)  # its turn: the window it may have taken goes on to the next lanes
             opened.append(_Video(deque(video), self._open(video) if lane is None else lane))
             if len(opened) > self.batch_size:
                 yield opened.popleft()
@@ -196,10 +205,21 @@ class BatchEncoder:
                         failures[b] = failures[b] or chunk
                         chunk = np.zeros((count, *shape[1:], 3), dtype=np.uint8)
                     chunks.append(chunk)
+                self._pass_window_on(lanes)
                 yield np.stack(chunks)
 
         vision = self.encode_chunks(batches())
         return [failure or vision[b] for b, failure in enumerate(failures)]
+
+    def _pass_window_on(self, running: list[Lane]) -> None:
+        """Let the lanes waiting for the next call keep ahead, in turn and up to ``prefetch`` more
+        each, the chunks of the ``batch_size * prefetch`` window that the ``running`` lanes do not hold."""
+        prefetch = self.decode_pool.prefetch
+        spare = self.batch_size * prefetch - sum(_window_held(lane, prefetch) for lane in running)
+        for lane in self._waiting.values():
+            extra = min(prefetch, max(0, spare))
+            lane.keep_ahead(prefetch + extra)
+            spare -= extra
 
     def encode_chunks(self, batches: Iterator[np.ndarray]) -> Tensor:
         """The vision output ``[B, ...]`` (indices or latent, on the CPU) of clips given as uint8
