@@ -185,9 +185,11 @@ class BatchEncoder:
         opened: deque[_Video] = deque()
         for video in videos:
             lane = waiting.pop(_lane_key(video), None)
-            if lane is not None:
+            if lane is None:
+                lane = self._open(video)
+            else:
                 lane.keep_ahead(self.decode_pool.prefetch)  # its turn: the window it may have taken goes on to the next lanes
-            opened.append(_Video(deque(video), self._open(video) if lane is None else lane))
+            opened.append(_Video(deque(video), lane))
             if len(opened) > self.batch_size:
                 yield opened.popleft()
         yield from opened
