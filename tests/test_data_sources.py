@@ -101,5 +101,5 @@ def test_parts_are_whole_windows_cover_the_inputs_and_small_jobs_make_a_part_per
         plan_parts(5, 0, 1, 0)
 
 
-def test_one_rank_takes_every_part_in_order():
-    assert list(take_parts(Ranks(), 3)) == [0, 1, 2]
+def test_one_rank_takes_every_part_in_order_each_with_the_next():
+    assert list(take_parts(Ranks(), 3)) == [(0, 1), (1, 2), (2, None)]

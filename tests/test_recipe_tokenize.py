@@ -26,9 +26,12 @@ from nemo_cosmos.data.indexed.records import iter_skipped
 from nemo_cosmos.data.indexed.sidecar import is_complete, read_sidecar
 from nemo_cosmos.data.indexed.skipped import read_skipped
 from nemo_cosmos.data.indexed.token_layout import TokenLayout
-from nemo_cosmos.data.media import FrameGeometry, frames_to_tensor, read_image, read_video, write_image
+from nemo_cosmos.data.media import ClipSampling, FrameGeometry, MediaItem, frames_to_tensor, read_image, read_video, write_image
+from nemo_cosmos.data.media.decode_pool import DecodePool
 from nemo_cosmos.models import CausalVideoTokenizer
+from nemo_cosmos.tokenization.encoding import BatchEncoder
 from nemo_cosmos.tokenization.job import run_tokenize_job
+from nemo_cosmos.tokenization.planning import Planner
 
 from checkpoints import export_torchscript
 from data_samples import moving_shapes, write_moving_shapes_video
@@ -151,11 +154,48 @@ def test_tokens_equal_a_direct_encode_and_feed_megatron_gpt_dataset(ar_run, mode
     assert sorted(tuple(train[i]["tokens"].tolist()) for i in range(len(train))) == sorted(tuple(e.tolist()) for e in expected)
 
 
-@pytest.mark.parametrize("workers, prefetch", [(1, 2), (2, 1)])
-def test_decoding_in_worker_processes_writes_the_bytes_of_one_process(ar_run, models, media, tmp_path, workers, prefetch):
+@pytest.mark.parametrize("workers, prefetch, items_per_part", [(1, 2, 2), (2, 1, 2), (1, 1, 8)])
+def test_decoding_in_worker_processes_writes_the_bytes_of_one_process(ar_run, models, media, tmp_path, workers, prefetch, items_per_part):
+    """Parts of one window each (the reference's), and one part of four windows: lanes opened a window ahead change nothing."""
     reference, _ = ar_run
-    run_tokenize_job(_config(models["DV"], str(media), tmp_path, *AR, f"run.decode_workers={workers}", f"run.prefetch={prefetch}"))
+    overrides = [f"run.decode_workers={workers}", f"run.prefetch={prefetch}", f"run.items_per_part={items_per_part}"]
+    run_tokenize_job(_config(models["DV"], str(media), tmp_path, *AR, *overrides))
     _same_files(reference, tmp_path, ["tokens.bin", "tokens.idx", "tokens.json", "skipped.jsonl"])
+
+
+def test_the_next_parts_video_starts_decoding_before_the_current_part_is_encoded(models, media, tmp_path, monkeypatch):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("a0.mp4", "b0.mp4", "c0.mp4"):  # one, two and one clip
+        (folder / name).write_bytes((media / name).read_bytes())
+    events = []
+    open_lane, encode_chunks = DecodePool.open, BatchEncoder.encode_chunks
+    monkeypatch.setattr(DecodePool, "open", lambda pool, path, *plan: events.append(Path(path).stem) or open_lane(pool, path, *plan))
+    monkeypatch.setattr(BatchEncoder, "encode_chunks", lambda encoder, batches: events.append("encode") or encode_chunks(encoder, batches))
+    run_tokenize_job(_config(models["DV"], str(folder), tmp_path / "out", *AR, "run.batch_size=1", "run.items_per_part=1", "run.decode_workers=1"))
+    # three parts of one video: each opens the next part's video before its own clips are encoded
+    assert events == ["a0", "b0", "encode", "c0", "encode", "encode", "encode"]
+
+
+def test_lanes_opened_for_the_next_call_take_the_window_of_the_ended_ones_and_are_taken_or_closed(models, media):
+    sampling = ClipSampling(num_frames=9, frame_stride=STRIDE, temporal_compression=4)
+    planner = Planner(sampling, GEOMETRY, "DV")
+    a0, b0 = ([(position, unit) for position, unit in enumerate(planner.plan(MediaItem(str(media / name), "video"))[0])] for name in ("a0.mp4", "b0.mp4"))
+    encoder = BatchEncoder(_load(models["DV"]), GEOMETRY, batch_size=1, chunk_latents=1, decode_workers=1)
+    opened = []
+    open_lane = encoder.decode_pool.open
+    encoder.decode_pool.open = lambda path, *plan: opened.append(Path(path).stem) or open_lane(path, *plan)
+    with torch.inference_mode():
+        first = [result for _, result in encoder.encode_videos(a0, following=[unit for _, unit in b0])]
+        (worker,) = encoder.decode_pool._workers
+        assert opened == ["a0", "b0"] and len(worker.lanes) == 1, "b0's lane waits for the next call"
+        (waiting,) = worker.lanes.values()
+        assert waiting.requested == 4, "b0 keeps its 2 prefetched chunks ahead and the 2 that a0, ended, no longer holds"
+        again = [result for _, result in encoder.encode_videos(b0, following=[unit for _, unit in a0])]
+        assert opened == ["a0", "b0", "a0"] and len(worker.lanes) == 1, "b0's lane was taken, a0's waits"
+        list(encoder.encode_videos(b0))
+    assert opened == ["a0", "b0", "a0", "b0"] and not worker.lanes, "a0's lane, not taken, is closed"
+    assert all(isinstance(result, torch.Tensor) for result in first + again) and len(again) == 2
 
 
 def _last_bar(captured: str) -> tuple[int, int, tuple[int, int, int]]:

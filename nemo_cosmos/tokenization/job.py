@@ -6,8 +6,10 @@
    inputs of finished work, refuse the run unless ``output.overwrite``; a finished
    dataset whose inputs are all still there is grown by the new ones only.
 2. The inputs to encode are cut into parts of whole encoding windows (``sharding``); the
-   ranks take parts from a shared queue. A complete part with the same header and the
-   same input identities is reused, so an interrupted run resumes where it stopped.
+   ranks take parts from a shared queue, mostly each its next part before it writes the
+   current one, so that the next part's first videos decode while the current one ends.
+   A complete part with the same header and the same input identities is reused, so an
+   interrupted run resumes where it stopped.
 3. Rank 0 writes the finished dataset (plus the new parts) under ``<name>.next`` with
    megatron-core's ``add_index`` and swaps it in (``publish``); the end of the run logs
    one line per rank (inputs, documents, skipped, clips/s, busy time).
@@ -40,6 +42,7 @@ from nemo_cosmos.tokenization.media_logs import data_logs_in_nemo_log
 from nemo_cosmos.tokenization.options import TokenizeJobOptions, load_job_options
 from nemo_cosmos.tokenization.output_state import OutputState, inspect_output
 from nemo_cosmos.tokenization.part_writer import PartStats, write_part
+from nemo_cosmos.tokenization.planning import Planner
 from nemo_cosmos.tokenization.progress import ClipProgress
 from nemo_cosmos.tokenization.publish import build_and_swap, clean_parts, finish_swap, publish_list
 from nemo_cosmos.tokenization.rank_table import log_rank_table
@@ -281,14 +284,12 @@ def _run(options: TokenizeJobOptions, ranks: Ranks) -> JobSummary:
                 kept = complete_sidecar(prefix)
                 skips = sum(1 for _ in iter_skipped(prefix))
                 progress.reused(len(inputs_of(parts[index])), kept["num_documents"], skips, dataset_tokens(prefix, kept))
-        for index in take_parts(ranks, len(todo)):
-            part = parts[todo[index]]
-            positions = inputs_of(part)
-            stats.add(
-                write_part(
-                    str(prefixes[todo[index]]), header, [items[p] for p in positions], [listing[p] for p in positions], sampling, geometry, encoder, formatter, progress
-                )
-            )
+        planner = Planner(sampling, geometry, header["tokenizer"]["name"])
+        for index, after in take_parts(ranks, len(todo)):
+            positions = inputs_of(parts[todo[index]])
+            following = [items[p] for p in inputs_of(parts[todo[after]])] if after is not None else []
+            part_items, identities = [items[p] for p in positions], [listing[p] for p in positions]
+            stats.add(write_part(str(prefixes[todo[index]]), header, part_items, identities, planner, encoder, formatter, progress, following))
             written += 1
     this_run, written = _over_all_ranks(ranks, stats, written)  # also waits for every rank's parts
     if ranks.is_first:

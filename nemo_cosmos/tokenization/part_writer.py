@@ -6,18 +6,23 @@ Clips are batched only within a window of ``batch_size`` consecutive inputs, so 
 clips are computed together never depends on where parts begin. Each input ends with its
 record (identity, documents, skips). A part is an indexed dataset of its own, under
 temporary names until complete (see ``IndexedDatasetWriter``).
+
+Each window's successor (the next window of the part, else the first of the next part) is
+planned before the window is encoded, and its first videos start decoding then, so the
+decode workers do not wait at the end of a window or a part.
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from itertools import chain
 from typing import Any
 
 from nemo_cosmos.data.indexed.writer import IndexedDatasetWriter
-from nemo_cosmos.data.media import ClipSampling, FrameGeometry, FrameUsage, MediaItem
+from nemo_cosmos.data.media import FrameUsage, MediaItem
 from nemo_cosmos.tokenization.documents import LatentDocuments, TokenDocuments
 from nemo_cosmos.tokenization.encoding import BatchEncoder, Result
-from nemo_cosmos.tokenization.planning import Unit, plan_item
+from nemo_cosmos.tokenization.planning import Planner, Unit
 from nemo_cosmos.tokenization.progress import ClipProgress
 from nemo_cosmos.tokenization.rank_log import rank_warning
 from nemo_cosmos.tokenization.sharding import windows_of
@@ -108,25 +113,28 @@ def write_part(
     header: dict[str, Any],
     items: list[MediaItem],
     identities: list[dict[str, Any]],
-    sampling: ClipSampling | None,
-    geometry: FrameGeometry,
+    planner: Planner,
     encoder: BatchEncoder,
     formatter: TokenDocuments | LatentDocuments,
     progress: ClipProgress,
+    following: Sequence[MediaItem] = (),
 ) -> PartStats:
     """Tokenize ``items`` (with their ``identities``) into the complete dataset at ``prefix``; returns what was written.
 
-    ``sampling`` is None for image models. ``progress`` advances by one per document or skip record.
+    ``following``: the items of the part to be written next, whose first window starts
+    decoding while this part ends. ``progress`` advances by one per document or skip record.
     """
     started = time.perf_counter()
     stats = PartStats()
+    windows = windows_of(len(items), encoder.batch_size)
+    upcoming = [[items[index] for index in window] for window in windows[1:]] + [list(following[: encoder.batch_size])]
     with IndexedDatasetWriter(prefix, header) as writer:
         entries: list[tuple[Unit | dict[str, Any], dict[str, Any] | None]] = []
         in_order = _InOrder(writer, entries, formatter, stats, progress)
-        for window in windows_of(len(items), encoder.batch_size):
+        for window, next_items in zip(windows, upcoming):
             first = len(entries)
             for index in window:
-                planned, usage = plan_item(items[index], sampling, geometry, header["tokenizer"]["name"])
+                planned, usage = planner.plan(items[index])
                 stats.add_usage(usage)
                 planned = [planned] if isinstance(planned, dict) else planned
                 entries.extend((entry, identities[index] if i == len(planned) - 1 else None) for i, entry in enumerate(planned))
@@ -135,7 +143,8 @@ def write_part(
             videos = [(position, unit) for position, unit in units if unit.clip is not None]
             images = [(position, unit) for position, unit in units if unit.clip is None]
             in_order.write_ready()  # inputs skipped at planning before the window's first unit
-            for position, result in chain(encoder.encode_videos(videos), encoder.encode_images(images)):
+            encoded = chain(encoder.encode_videos(videos, following=planner.ahead(next_items)), encoder.encode_images(images))
+            for position, result in encoded:
                 in_order.offer(position, result)
     stats.seconds = time.perf_counter() - started
     return stats

@@ -2,7 +2,8 @@
 
 Videos are probed here (header only, nothing decoded), so a corrupt, empty, missing,
 too short or too small video is skipped before any work is spent on it. Images are
-checked when they are read, which happens once, at encoding time.
+checked when they are read, which happens once, at encoding time. The job plans each
+window while the one before it is encoded (``Planner``), and still probes each video once.
 """
 
 from dataclasses import dataclass
@@ -55,7 +56,11 @@ def with_hint(reason: SkipReason) -> SkipReason:
     return SkipReason(reason.kind, f"{reason}; {hint}") if hint else reason
 
 
-def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> tuple[list[Unit] | dict[str, Any], FrameUsage]:
+# What an input becomes (its units, or its skip record) and how its frames are used.
+Plan = tuple[list[Unit] | dict[str, Any], FrameUsage]
+
+
+def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> Plan:
     """The units of an input, or its skip record; and how its frames are used (videos).
 
     ``sampling`` is None for image models, which cannot tokenize videos (they are skipped
@@ -79,3 +84,28 @@ def plan_item(item: MediaItem, sampling: ClipSampling | None, geometry: FrameGeo
         return skip_record(item.path, with_hint(reason)), usage
     height, width = geometry.place(info.height, info.width).output
     return [Unit(item, clip, (len(clip.frames), height, width)) for clip in clips], usage
+
+
+class Planner:
+    """``plan_item`` with a job's options, each input probed once though planned ahead of its
+    turn (so that its video starts decoding early): the plan waits here until its turn."""
+
+    def __init__(self, sampling: ClipSampling | None, geometry: FrameGeometry, model_name: str) -> None:
+        self.sampling, self.geometry, self.model_name = sampling, geometry, model_name
+        self._ahead: dict[MediaItem, Plan] = {}
+
+    def plan(self, item: MediaItem) -> Plan:
+        """The plan of ``item`` at its turn: the one made ahead, else one made now."""
+        plan = self._ahead.pop(item, None)
+        return plan if plan is not None else plan_item(item, self.sampling, self.geometry, self.model_name)
+
+    def ahead(self, items: list[MediaItem]) -> list[Unit]:
+        """Plan ``items`` before their turn, keeping their plans for :meth:`plan`; their video clips, in order."""
+        clips = []
+        for item in items:
+            if item not in self._ahead:
+                self._ahead[item] = plan_item(item, self.sampling, self.geometry, self.model_name)
+            planned, _ = self._ahead[item]
+            if isinstance(planned, list):
+                clips.extend(unit for unit in planned if unit.clip is not None)
+        return clips

@@ -7,7 +7,9 @@ ranks, nor on the part size, which is chosen from the input count (about
 ``TARGET_PARTS`` parts, at most ``items_per_part`` inputs each) so that small jobs still
 make enough parts for every rank. Ranks take the next part from a counter shared through
 the process group's store, so a rank that drew large inputs does not hold the others up:
-the fast ones take more parts.
+the fast ones take more parts. A rank takes its next part before it writes the current
+one (so that the next part's first videos decode while the current one ends), except,
+with several ranks, the last ``world_size`` parts: those go to whichever rank is free.
 """
 
 import itertools
@@ -53,12 +55,21 @@ def windows_of(count: int, window: int) -> list[range]:
     return [range(start, min(count, start + window)) for start in range(0, count, window)]
 
 
-def take_parts(ranks: Ranks, count: int) -> Iterator[int]:
-    """The indices of the parts this rank should write, taken one at a time from a queue shared by all ranks."""
+def take_parts(ranks: Ranks, count: int) -> Iterator[tuple[int, int | None]]:
+    """The indices of the parts this rank should write, taken from a queue shared by all ranks, each
+    with the part this rank writes after it when that one is taken already (else None)."""
     if ranks.world_size == 1:
-        yield from range(count)
+        yield from itertools.pairwise(itertools.chain(range(count), [None]))
         return
     key = f"nemo_cosmos/tokenization/part_queue/{next(_queues)}"
     store = dist.distributed_c10d._get_default_store()
-    while (index := store.add(key, 1) - 1) < count:
-        yield index
+
+    def take() -> int | None:
+        index = store.add(key, 1) - 1
+        return index if index < count else None
+
+    index = take()
+    while index is not None:
+        following = take() if count - store.add(key, 0) > ranks.world_size else None
+        yield index, following
+        index = following if following is not None else take()

@@ -4,8 +4,8 @@ A *lane* is one video whose planned clips are decoded in order, in chunks of pla
 (an encoder stream's ``1 + k*ct`` frames, then ``k*ct``). :class:`DecodePool` runs lanes
 in ``workers`` processes so that decoding overlaps with whatever this process does
 meanwhile (encoding): each lane keeps up to ``prefetch`` chunks requested ahead of the one
-being consumed (from the moment it is opened), so memory stays bounded by ``prefetch``
-chunks per open lane. With
+being consumed, from the moment it is opened (its consumer may change that number: see
+:meth:`Lane.keep_ahead`), so memory stays bounded by a few chunks per open lane. With
 ``workers=0`` lanes decode here, when their chunks are asked for (no overlap).
 
 A lane's chunks come back in order as uint8 ``[n, H, W, 3]`` arrays, the same frames for
@@ -152,6 +152,7 @@ class Lane:
         self.pool, self.number, self.planned = pool, number, planned
         self.local, self.worker = local, worker
         self.requested = self.received = 0
+        self.ahead = pool.prefetch
         self.arrived: deque[Chunk] = deque()
         self.failure: SkipReason | None = None
 
@@ -169,8 +170,15 @@ class Lane:
         self._request_ahead()
         return chunk
 
+    def keep_ahead(self, chunks: int) -> None:
+        """Keep up to ``chunks`` requested beyond those received from now on (``prefetch`` at first):
+        a lane waiting for its turn can so take the window that the lane before it no longer needs."""
+        self.ahead = chunks
+        if self.local is None:
+            self._request_ahead()
+
     def _request_ahead(self) -> None:
-        while self.failure is None and self.requested < min(self.planned, self.received + self.pool.prefetch):
+        while self.failure is None and self.requested < min(self.planned, self.received + self.ahead):
             if not self.worker.send(("next", self.number)):
                 self.pool._lost(self.worker)
                 return
