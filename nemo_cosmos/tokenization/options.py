@@ -88,7 +88,8 @@ class RunOptions:
     ``decode_workers`` processes decode and resize video frames while the encoder runs
     (``null``: the cores of this node per rank, less one for the encoder, at least 1;
     ``0``: decode in the rank's own process, in turn with encoding), each video
-    ``prefetch`` chunks ahead of the encoder; neither changes a single token."""
+    ``prefetch`` chunks ahead of the encoder (the next videos take up to ``prefetch`` more
+    as the running ones end); neither changes a single token."""
 
     items_per_part: int = 64
     batch_size: int = 4
