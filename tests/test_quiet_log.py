@@ -49,7 +49,7 @@ def test_the_main_job_starts_quietly_and_logs_the_data_side_once(tmp_path):
     padding = [line for line in lines if "padding a clip of 10 frames" in line]  # nemo_cosmos.data.media.clips, a warning
     ignored = [line for line in lines if "ignored 1 file that is" in line]  # nemo_cosmos.data.media.sources, an info line
     assert len(padding) == 1 and "[NeMo W" in padding[0] and len(ignored) == 1 and ignored[0].startswith("[NeMo I")
-    assert any("dataset" in line and "1 documents" in line for line in lines)
+    assert any("dataset" in line and ": 1 document, " in line for line in lines)
 
 
 def test_the_command_line_starts_quietly(tmp_path):

@@ -164,13 +164,19 @@ def _summarize(final: Path, written: int, reused: int, this_run: PartStats) -> J
     )
 
 
+def _count(number: int, one: str, many: str) -> str:
+    """``1 part``, ``2 parts``: the summary reads as a sentence."""
+    return f"{number} {one if number == 1 else many}"
+
+
 def _log_summary(summary: JobSummary, kind: str, world_size: int) -> None:
     unit = "latent positions" if kind == "latents" else "tokens"
     logging.info(
-        f"dataset {summary.prefix}: {summary.documents} documents, {summary.tokens} {unit}; {summary.skipped} inputs or clips skipped "
-        f"(see skipped.jsonl). This run: {summary.parts_written} parts written, {summary.parts_reused} reused, "
-        f"{summary.documents_this_run} documents and {summary.tokens_this_run} {unit} in {summary.seconds_this_run:.1f} s on {world_size} "
-        f"rank(s): {summary.clips_per_second:.3g} clips/s, {summary.tokens_per_second:.0f} {unit}/s"
+        f"dataset {summary.prefix}: {_count(summary.documents, 'document', 'documents')}, {summary.tokens} {unit}; "
+        f"{_count(summary.skipped, 'input or clip', 'inputs or clips')} skipped (see skipped.jsonl). "
+        f"This run: {_count(summary.parts_written, 'part', 'parts')} written, {summary.parts_reused} reused, "
+        f"{_count(summary.documents_this_run, 'document', 'documents')} and {summary.tokens_this_run} {unit} in {summary.seconds_this_run:.1f} s "
+        f"on {_count(world_size, 'rank', 'ranks')}: {summary.clips_per_second:.3g} clips/s, {summary.tokens_per_second:.0f} {unit}/s"
     )
     frames = summary.frames_this_run
     if sum(frames.values()):
