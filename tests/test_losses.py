@@ -1,16 +1,11 @@
 """The optional training terms: the colour term measures a colour cast, the decorrelation
 term measures how alike the FSQ channels are, and training on it pulls them apart."""
 
-import importlib.util
-from pathlib import Path
-
 import lightning.pytorch as pl
 import torch
-from test_training import recipe_config
+from test_training import load_recipe, recipe_config
 
 from nemo_cosmos.models.losses import color_loss, decorrelation_loss
-
-ROOT = Path(__file__).parents[1]
 
 
 def test_the_colour_term_is_the_mean_colour_error():
@@ -29,9 +24,7 @@ def test_the_decorrelation_term_is_one_for_copies_and_near_zero_for_independent_
 
 
 def test_training_with_the_decorrelation_term_pulls_the_fsq_channels_apart(tmp_path):
-    spec = importlib.util.spec_from_file_location("train_tokenizer", ROOT / "recipes" / "train_tokenizer.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_recipe()
     cfg = recipe_config(tmp_path, max_steps=1)
     cfg.model.loss.decorrelation_weight, cfg.model.loss.color_weight = 5.0, 1.0
     trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
