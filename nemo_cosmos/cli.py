@@ -21,7 +21,6 @@ corrupt or unsuitable one is reported and the other files are still processed.
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -612,8 +611,7 @@ def decode_files(args: argparse.Namespace) -> int:
         if model_name not in models:
             models[model_name] = _load_recorded_model(args, model_name, source)
         model = models[model_name]
-        stored_form = json.loads(json.dumps(model.network_config.to_dict()))  # as the file has it: tuples become lists
-        if stored_form != record.config:
+        if not model.network_config.matches(record.config):
             raise CommandError(
                 f"{source}: was encoded by a {_short_name(record.config)} network ({record.model}), but {model_name} "
                 f"is a {model.network_config.short_name} with another config; pass the model it came from with --model"

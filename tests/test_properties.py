@@ -1,5 +1,7 @@
 """Properties of the networks that hold for any weights: shapes, causality, FSQ, wavelets, dtypes."""
 
+import json
+
 import pytest
 import torch
 
@@ -27,6 +29,14 @@ def test_every_published_name_and_alias_resolves():
 def test_unknown_names_list_the_known_ones():
     with pytest.raises(ValueError, match="unknown tokenizer 'Cosmos-Tokenizer-DV2x2x2'.*Cosmos-Tokenizer-DV8x8x8"):
         build_network("Cosmos-Tokenizer-DV2x2x2")
+
+
+def test_a_config_matches_itself_as_a_json_file_records_it():
+    config = preset_config("Cosmos-Tokenizer-DV4x8x8")
+    recorded = json.loads(json.dumps(config.to_dict()))  # levels and channels_mult read back as lists
+    assert config.matches(recorded)
+    assert not config.matches({**recorded, "channels": 64})
+    assert not config.matches(preset_config("Cosmos-Tokenizer-DV8x8x8").to_dict())
 
 
 @pytest.mark.parametrize("family,temporal,spatial", VIDEO_COMPRESSIONS)

@@ -1,5 +1,6 @@
 """The network configuration: plain data, one field per architectural choice."""
 
+import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -80,6 +81,11 @@ class TokenizerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def matches(self, recorded: dict[str, Any]) -> bool:
+        """Whether ``recorded``, this config's dict as a JSON file holds it (tuples become
+        lists), is this config: how a dataset or token file checks its decoding model."""
+        return json.loads(json.dumps(self.to_dict())) == recorded
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TokenizerConfig":

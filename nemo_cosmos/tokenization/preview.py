@@ -7,7 +7,6 @@ The pixels are those the encoder saw: frames resized and cropped (or padded) by 
 job's frame geometry, every sampled frame of the clip, trailing padding frames included.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ def recorded_model(documents: IndexedDocuments) -> str:
 def check_network(documents: IndexedDocuments, model, model_name: str) -> None:
     """ValueError unless ``model`` has the network the dataset was written with."""
     recorded = documents.sidecar["tokenizer"]["config"]
-    if json.loads(json.dumps(model.network_config.to_dict())) != recorded:  # compared as JSON has it: tuples become lists
+    if not model.network_config.matches(recorded):
         raise ValueError(
             f"{documents.prefix}: was written by {recorded_model(documents)}, whose network differs from {model_name}'s "
             f"({model.network_config.short_name}); use the model the dataset was written with"
