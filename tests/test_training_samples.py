@@ -1,5 +1,7 @@
 """Training samples (random crops, clips, synthetic camera motion) and the training objectives."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -36,6 +38,22 @@ def test_photo_clips_move(media):
     clip = samples[0]
     assert (clip[:, 0] - clip[:, -1]).abs().mean() > 0.01  # the camera moved
     assert (clip[:, 0] - clip[:, 1]).abs().mean() < (clip[:, 0] - clip[:, -1]).abs().mean()  # smoothly
+
+
+def test_augmentation_mirrors_and_permutes_the_channels_of_the_same_crop(media):
+    """Each augmented sample is its plain twin (same seed) mirrored or not, its RGB
+    channels in some order; over 48 samples every order and both mirrors occur."""
+    plain = TrainingSamples(media, size=32, frames=5, samples=48, video=True, seed=7)
+    augmented = TrainingSamples(media, size=32, frames=5, samples=48, video=True, seed=7, flip=True, permute_channels=True)
+    seen = set()
+    for i in range(len(plain)):
+        x, y = plain[i], augmented[i]
+        matches = [(order, mirrored) for order in itertools.permutations(range(3)) for mirrored in (False, True)
+                   if torch.equal(y, (x.flip(-1) if mirrored else x)[list(order)])]
+        assert matches, f"sample {i} is not a mirror or channel order of its plain twin"
+        seen.update(matches)
+    assert {order for order, _ in seen} == set(itertools.permutations(range(3)))
+    assert {mirrored for _, mirrored in seen} == {False, True}
 
 
 def test_image_model_samples_and_errors(media, tmp_path_factory):

@@ -5,6 +5,9 @@ Each sample is a ``size x size`` crop in [-1, 1]: ``[3, H, W]`` for image models
 Photos give video too, through synthetic camera motion: a crop window that pans and
 zooms smoothly across the photo, so a collection of still images trains a video
 tokenizer (and a one-frame clip of a photo trains the image path of a video model).
+Optional augmentation mirrors samples left-right and permutes their RGB channels: with
+few training files, a red cat also shows up green and blue, so the model cannot learn
+the collection's colour balance as a prior and shift held-out colours towards it.
 """
 
 from collections.abc import Sequence
@@ -30,15 +33,19 @@ class TrainingSamples(Dataset):
     makes sample ``i`` the same on every pass (validation), None draws afresh each time
     from torch's generator (seeded per worker by the DataLoader). A photo's camera moves
     at most ``max_motion`` of its shorter side and zooms up to ``max_zoom`` over a clip.
+    ``flip`` mirrors half the samples left-right; ``permute_channels`` puts each sample's
+    RGB channels in one of their six orders at random.
     """
 
     def __init__(self, sources: str | Path | Sequence[str | Path], size: int, frames: int, samples: int,
-                 video: bool, seed: int | None = None, max_motion: float = 0.25, max_zoom: float = 1.3):
+                 video: bool, seed: int | None = None, max_motion: float = 0.25, max_zoom: float = 1.3,
+                 flip: bool = False, permute_channels: bool = False):
         self.items = collect_inputs(sources)
         if not self.items:
             raise ValueError(f"no image or video files found in {sources}")
         self.size, self.frames, self.samples, self.video = size, frames, samples, video
         self.seed, self.max_motion, self.max_zoom = seed, max_motion, max_zoom
+        self.flip, self.permute_channels = flip, permute_channels
         self._images: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -49,6 +56,10 @@ class TrainingSamples(Dataset):
         rng = np.random.default_rng(seed)
         item = self.items[int(rng.integers(len(self.items)))]
         clip = self._video_clip(item, rng) if item.kind == "video" else self._photo_clip(item, rng)
+        if self.flip and rng.random() < 0.5:
+            clip = clip.flip(-1)
+        if self.permute_channels:
+            clip = clip[torch.as_tensor(rng.permutation(3))]
         return clip if self.video else clip[:, 0]
 
     def _photo(self, path: str) -> np.ndarray:
