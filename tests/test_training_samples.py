@@ -40,20 +40,21 @@ def test_photo_clips_move(media):
     assert (clip[:, 0] - clip[:, 1]).abs().mean() < (clip[:, 0] - clip[:, -1]).abs().mean()  # smoothly
 
 
-def test_augmentation_mirrors_and_permutes_the_channels_of_the_same_crop(media):
+def test_augmentation_mirrors_permutes_and_inverts_the_same_crop(media):
     """Each augmented sample is its plain twin (same seed) mirrored or not, its RGB
-    channels in some order; over 48 samples every order and both mirrors occur."""
+    channels in some order, negative or not; over 48 samples every choice occurs."""
     plain = TrainingSamples(media, size=32, frames=5, samples=48, video=True, seed=7)
-    augmented = TrainingSamples(media, size=32, frames=5, samples=48, video=True, seed=7, flip=True, permute_channels=True)
+    augmented = TrainingSamples(media, size=32, frames=5, samples=48, video=True, seed=7, flip=True, permute_channels=True, invert=True)
     seen = set()
     for i in range(len(plain)):
         x, y = plain[i], augmented[i]
-        matches = [(order, mirrored) for order in itertools.permutations(range(3)) for mirrored in (False, True)
-                   if torch.equal(y, (x.flip(-1) if mirrored else x)[list(order)])]
-        assert matches, f"sample {i} is not a mirror or channel order of its plain twin"
+        matches = [(order, mirrored, sign) for order in itertools.permutations(range(3)) for mirrored in (False, True) for sign in (1, -1)
+                   if torch.equal(y, sign * (x.flip(-1) if mirrored else x)[list(order)])]
+        assert matches, f"sample {i} is not a mirror, channel order or negative of its plain twin"
         seen.update(matches)
-    assert {order for order, _ in seen} == set(itertools.permutations(range(3)))
-    assert {mirrored for _, mirrored in seen} == {False, True}
+    assert {order for order, _, _ in seen} == set(itertools.permutations(range(3)))
+    assert {mirrored for _, mirrored, _ in seen} == {False, True}
+    assert {sign for _, _, sign in seen} == {1, -1}
 
 
 def test_image_model_samples_and_errors(media, tmp_path_factory):

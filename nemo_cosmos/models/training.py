@@ -4,8 +4,8 @@ Config sections (all optional until training starts):
 
 - ``train_ds`` / ``validation_ds``: ``sources`` (directory, glob, manifest or list),
   ``size`` (square crop), ``frames`` (``1 + k*ct`` for video models; 1 for images),
-  ``samples`` per epoch, ``batch_size``, ``num_workers``; ``flip`` and
-  ``permute_channels`` augment (see ``TrainingSamples``); validation samples are seeded
+  ``samples`` per epoch, ``batch_size``, ``num_workers``; ``flip``,
+  ``permute_channels`` and ``invert`` augment (see ``TrainingSamples``); validation samples are seeded
   (``seed``) so every epoch scores the same crops.
 - ``optim``: NeMo's optimizer config (``name``, ``lr``, ``betas``, ``sched``...).
 - ``loss``: ``ssim_weight``; ``color_weight`` and ``decorrelation_weight`` (discrete
@@ -149,6 +149,7 @@ class TokenizerTrainingMixin:
             config["sources"], size=int(config["size"]), frames=frames, samples=int(config["samples"]),
             video=network.is_video, seed=seed,
             flip=bool(config.get("flip", False)), permute_channels=bool(config.get("permute_channels", False)),
+            invert=bool(config.get("invert", False)),
         )
         workers = int(config.get("num_workers", 0))
         return DataLoader(

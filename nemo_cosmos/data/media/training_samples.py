@@ -5,9 +5,10 @@ Each sample is a ``size x size`` crop in [-1, 1]: ``[3, H, W]`` for image models
 Photos give video too, through synthetic camera motion: a crop window that pans and
 zooms smoothly across the photo, so a collection of still images trains a video
 tokenizer (and a one-frame clip of a photo trains the image path of a video model).
-Optional augmentation mirrors samples left-right and permutes their RGB channels: with
-few training files, a red cat also shows up green and blue, so the model cannot learn
-the collection's colour balance as a prior and shift held-out colours towards it.
+Optional augmentation mirrors samples left-right, permutes their RGB channels and turns
+them negative: with few training files, a red cat also shows up green and blue, a dark
+room also bright, so the model cannot learn the collection's colour balance and
+brightness as a prior and shift held-out media towards it.
 """
 
 from collections.abc import Sequence
@@ -34,18 +35,19 @@ class TrainingSamples(Dataset):
     from torch's generator (seeded per worker by the DataLoader). A photo's camera moves
     at most ``max_motion`` of its shorter side and zooms up to ``max_zoom`` over a clip.
     ``flip`` mirrors half the samples left-right; ``permute_channels`` puts each sample's
-    RGB channels in one of their six orders at random.
+    RGB channels in one of their six orders at random; ``invert`` makes half the samples
+    negative (255 - x).
     """
 
     def __init__(self, sources: str | Path | Sequence[str | Path], size: int, frames: int, samples: int,
                  video: bool, seed: int | None = None, max_motion: float = 0.25, max_zoom: float = 1.3,
-                 flip: bool = False, permute_channels: bool = False):
+                 flip: bool = False, permute_channels: bool = False, invert: bool = False):
         self.items = collect_inputs(sources)
         if not self.items:
             raise ValueError(f"no image or video files found in {sources}")
         self.size, self.frames, self.samples, self.video = size, frames, samples, video
         self.seed, self.max_motion, self.max_zoom = seed, max_motion, max_zoom
-        self.flip, self.permute_channels = flip, permute_channels
+        self.flip, self.permute_channels, self.invert = flip, permute_channels, invert
         self._images: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -60,6 +62,8 @@ class TrainingSamples(Dataset):
             clip = clip.flip(-1)
         if self.permute_channels:
             clip = clip[torch.as_tensor(rng.permutation(3))]
+        if self.invert and rng.random() < 0.5:
+            clip = -clip  # [-1, 1]: 255 - x in pixels
         return clip if self.video else clip[:, 0]
 
     def _photo(self, path: str) -> np.ndarray:
