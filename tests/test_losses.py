@@ -27,6 +27,7 @@ def test_training_with_the_decorrelation_term_pulls_the_fsq_channels_apart(tmp_p
     recipe = load_recipe()
     cfg = recipe_config(tmp_path, max_steps=1)
     cfg.model.loss.decorrelation_weight, cfg.model.loss.color_weight = 5.0, 1.0
+    cfg.model.train_ds.flip = False  # the crops as drawn: this measures the loss term, not the augmentation
     trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
     torch.manual_seed(0)
     model = recipe.build_model(cfg, trainer)
